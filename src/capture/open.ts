@@ -1,0 +1,37 @@
+import { createGunzip } from 'node:zlib';
+import { Readable } from 'node:stream';
+import { openInput, peek } from './input.js';
+import { PcapParserSource } from './pcap-parser-source.js';
+import { PcapSource } from './pcap-source.js';
+import { PcapngSource } from './pcapng-source.js';
+import { CaptureError, type PacketSource } from './types.js';
+
+/** Opens a capture and picks its reader by magic number, never by file name. */
+export async function openCapture(path: string): Promise<PacketSource> {
+  const name = path === '-' ? '<stdin>' : path;
+  let peeked = await peek(await openInput(path), 4);
+  if (peeked.head.length >= 2 && peeked.head[0] === 0x1f && peeked.head[1] === 0x8b) {
+    const gunzip = createGunzip();
+    const raw = Readable.from(peeked.stream, { objectMode: false });
+    raw.on('error', (e) => gunzip.destroy(e));
+    const inner = raw.pipe(gunzip);
+    peeked = await peek(wrapGzipErrors(inner, name), 4);
+  }
+  const h = peeked.head;
+  if (h.length === 0) throw CaptureError.notACapture(name, 'the file is empty');
+  if (h.length < 4) throw CaptureError.notACapture(name, 'too short');
+  const le = h.readUInt32LE(0);
+  if (le === 0xa1b2c3d4 || le === 0xd4c3b2a1) return new PcapParserSource(name, peeked.stream);
+  if (le === 0xa1b23c4d || le === 0x4d3cb2a1) return new PcapSource(name, peeked.stream, true);
+  if (le === 0x0a0d0d0a) return new PcapngSource(name, peeked.stream);
+  throw CaptureError.notACapture(name);
+}
+
+async function* wrapGzipErrors(stream: AsyncIterable<Buffer>, name: string): AsyncGenerator<Buffer> {
+  let n = 0;
+  try {
+    for await (const c of stream) { n += c.length; yield c; }
+  } catch (e) {
+    throw new CaptureError(name, n, `gzip stream is damaged (${(e as Error).message}) after ${n} decompressed bytes`);
+  }
+}

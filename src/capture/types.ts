@@ -1,0 +1,66 @@
+/** One captured frame. Readers reuse a single instance: copy what must outlive the callback. */
+export interface Packet {
+  /** DLT/LINKTYPE value of the interface the frame was captured on. */
+  linkType: number;
+  /** Capture timestamp, epoch seconds. */
+  ts: number;
+  /** The captured bytes: a view into the reader's buffer, valid only during the callback. */
+  data: Buffer;
+  /** Length of the frame on the wire (may exceed data.length when the snaplen cut it). */
+  origLen: number;
+  /** 1-based frame number within its capture file, as Wireshark counts. */
+  frame: number;
+  /** Byte offset of the record in the (decompressed) capture stream. */
+  offset: number;
+}
+
+export type CaptureFormat = 'pcap' | 'pcap-nsec' | 'pcapng';
+
+/** A problem with the capture file itself; everything read before it is kept. */
+export interface CaptureWarning {
+  offset: number;
+  message: string;
+}
+
+export interface ReadStats {
+  packets: number;
+  bytes: number;
+  firstTs: number | null;
+  lastTs: number | null;
+  linkTypes: Set<number>;
+  warnings: CaptureWarning[];
+}
+
+/**
+ * A source of packets (pcapgo's reader interface, in spirit). `read` calls `onPacket`
+ * synchronously for each frame and awaits `between()` between chunks of input, which is
+ * where downstream stages apply backpressure.
+ */
+export interface PacketSource {
+  readonly name: string;
+  readonly format: CaptureFormat;
+  read(onPacket: (p: Packet) => void, between: () => Promise<void> | undefined): Promise<ReadStats>;
+}
+
+/** A capture that cannot be read at all: reported as one line, naming file and offset. */
+export class CaptureError extends Error {
+  constructor(readonly file: string, readonly offset: number, detail: string, whole?: string) {
+    super(whole ?? `${file}: ${detail}${offset >= 0 ? ` (at byte ${offset})` : ''}`);
+    this.name = 'CaptureError';
+  }
+
+  static notACapture(file: string, why?: string): CaptureError {
+    return new CaptureError(file, 0, 'not a capture', `not a pcap or pcapng file: ${file}${why ? ` (${why})` : ''}`);
+  }
+}
+
+export function newStats(): ReadStats {
+  return { packets: 0, bytes: 0, firstTs: null, lastTs: null, linkTypes: new Set(), warnings: [] };
+}
+
+export function countPacket(stats: ReadStats, p: Packet): void {
+  stats.packets++;
+  stats.bytes += p.data.length;
+  if (stats.firstTs === null || p.ts < stats.firstTs) stats.firstTs = p.ts;
+  if (stats.lastTs === null || p.ts > stats.lastTs) stats.lastTs = p.ts;
+}

@@ -1,0 +1,89 @@
+import { createRequire } from 'node:module';
+import yargs from 'yargs';
+import { CaptureError } from './capture/types.js';
+import { extract, UsageError, type Summary } from './extract.js';
+
+const require = createRequire(import.meta.url);
+const pkg = require('../package.json') as { version: string };
+
+/** Runs the command line; returns the exit code. Never lets a stack trace reach the user. */
+export async function main(argv: string[]): Promise<number> {
+  let usageFailed = false;
+  const parser = yargs(argv)
+    .scriptName('extract-http')
+    .usage('$0 <capture..> [-o out/]\n\nRecovers every HTTP/1.x request and response in packet captures (pcap, pcapng, gzip-compressed) into an SQLite log and recovered files.')
+    .command('$0 <capture..>', false)
+    .positional('capture', { type: 'string', array: true, describe: 'capture files (pcap, pcapng, .gz), or - for standard input' })
+    .option('output', { alias: 'o', type: 'string', default: 'out', describe: 'output folder: http.sqlite and files/' })
+    .option('force', { type: 'boolean', default: false, describe: 'replace the outputs of an earlier run in the output folder' })
+    .example('$0 capture.pcapng -o out/', 'extract into out/')
+    .example("sqlite3 out/http.sqlite 'select method, host, uri, status_code, response_file from http'", 'list the transactions')
+    .version(pkg.version)
+    .help()
+    .strict()
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      usageFailed = true;
+      process.stderr.write(`extract-http: ${err?.message ?? msg}\nTry: extract-http --help\n`);
+    })
+    .exitProcess(false);
+
+  let args;
+  try {
+    args = await parser.parseAsync();
+  } catch {
+    return 2;
+  }
+  if (usageFailed) return 2;
+  if (args.help || args.version) return 0;
+  const inputs = (args.capture as string[] | undefined) ?? [];
+  try {
+    const summary = await extract({
+      inputs,
+      outDir: args.output,
+      force: args.force,
+      onWarning: (m) => process.stderr.write(`extract-http: warning: ${m}\n`),
+    });
+    process.stdout.write(formatSummary(summary));
+    return 0;
+  } catch (e) {
+    process.stderr.write(`extract-http: ${describe(e)}\n`);
+    if (process.env.EXTRACT_HTTP_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    return e instanceof CaptureError || e instanceof UsageError ? 1 : 3;
+  }
+}
+
+function describe(e: unknown): string {
+  if (e instanceof CaptureError || e instanceof UsageError) return e.message;
+  const err = e as NodeJS.ErrnoException;
+  if (err?.code === 'ENOSPC') return `disk full while writing ${err.path ?? 'output'}`;
+  if (err?.code === 'EACCES' || err?.code === 'EPERM') return `permission denied: ${err.path ?? err.message}`;
+  return `internal error: ${err?.message ?? String(e)} (run with EXTRACT_HTTP_DEBUG=1 for details)`;
+}
+
+export function formatSummary(s: Summary): string {
+  const mb = s.captureBytes / 1e6;
+  const rate = s.seconds > 0 ? mb / s.seconds : 0;
+  const dropped = Object.entries(s.drops).filter(([r]) => !r.startsWith('skip:'));
+  const skipped = Object.entries(s.drops).filter(([r]) => r.startsWith('skip:')).reduce((a, [, n]) => a + n, 0);
+  const lines = [
+    `captures      ${s.captures}`,
+    `packets       ${s.packets} (${s.tcpSegments} TCP${skipped ? `, ${skipped} other protocols` : ''}${dropped.length ? `, ${dropped.reduce((a, [, n]) => a + n, 0)} undecodable` : ''})`,
+    `connections   ${s.connections} (${s.httpConnections} HTTP)`,
+    `transactions  ${s.transactions}`,
+    `files         ${s.files} (${formatBytes(s.fileBytes)})`,
+    `anomalies     ${s.anomalies}`,
+    `bytes read    ${formatBytes(s.captureBytes)}`,
+    `time          ${s.seconds.toFixed(2)} s (${rate.toFixed(1)} MB/s)`,
+    `log           ${s.database}`,
+  ];
+  for (const [reason, n] of dropped) lines.push(`  undecodable: ${reason}: ${n}`);
+  return lines.join('\n') + '\n';
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return `${(n / 1024 / 1024 / 1024).toFixed(2)} GiB`;
+}

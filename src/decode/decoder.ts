@@ -1,0 +1,225 @@
+import type { Packet } from '../capture/types.js';
+import { ETHERTYPE, LINKTYPE } from './linktypes.js';
+import { TcpSegment } from './segment.js';
+
+/** Why a packet yielded no TCP segment. "skip:" reasons are normal traffic, the rest are damage. */
+export type DropReason = string;
+
+const IPPROTO_TCP = 6;
+const IPPROTO_IPIP = 4;
+const IPPROTO_IPV6 = 41;
+const IPPROTO_GRE = 47;
+const MAX_NESTING = 8;
+
+/**
+ * Decodes link layer, IP and TCP headers into a reused TcpSegment, counting every packet it
+ * cannot turn into a segment by reason.
+ */
+export class PacketDecoder {
+  readonly drops = new Map<DropReason, number>();
+  private depth = 0;
+
+  decode(p: Packet, seg: TcpSegment): boolean {
+    seg.ts = p.ts;
+    seg.frame = p.frame;
+    seg.tunnel = '';
+    seg.missingTail = 0;
+    this.depth = 0;
+    const d = p.data;
+    switch (p.linkType) {
+      case LINKTYPE.ETHERNET:
+        return this.ethernet(d, 0, seg);
+      case LINKTYPE.LINUX_SLL:
+        if (d.length < 16) return this.drop('truncated: linux cooked header');
+        return this.ethertype(d.readUInt16BE(14), d, 16, seg);
+      case LINKTYPE.LINUX_SLL2:
+        if (d.length < 20) return this.drop('truncated: linux cooked v2 header');
+        return this.ethertype(d.readUInt16BE(0), d, 20, seg);
+      case LINKTYPE.NULL:
+      case LINKTYPE.LOOP:
+        // The address family is in host (NULL) or network (LOOP) byte order and its value
+        // differs by OS; the IP version nibble says the same thing unambiguously.
+        if (d.length < 4) return this.drop('truncated: loopback header');
+        return this.ip(d, 4, d.length, seg);
+      case LINKTYPE.RAW:
+      case LINKTYPE.RAW_OPENBSD_12:
+      case LINKTYPE.RAW_14:
+      case LINKTYPE.IPV4:
+      case LINKTYPE.IPV6:
+        return this.ip(d, 0, d.length, seg);
+      case LINKTYPE.C_HDLC:
+        if (d.length < 4) return this.drop('truncated: cisco hdlc header');
+        return this.ethertype(d.readUInt16BE(2), d, 4, seg);
+      default:
+        return this.drop(`unsupported link type ${p.linkType}`);
+    }
+  }
+
+  drop(reason: DropReason): false {
+    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
+    return false;
+  }
+
+  private ethernet(d: Buffer, o: number, seg: TcpSegment): boolean {
+    if (d.length < o + 14) return this.drop('truncated: ethernet header');
+    const type = d.readUInt16BE(o + 12);
+    if (type <= 1500) {
+      // 802.3 length field: only LLC/SNAP can carry IP.
+      if (d.length >= o + 22 && d[o + 14] === 0xaa && d[o + 15] === 0xaa && d[o + 16] === 0x03) {
+        return this.ethertype(d.readUInt16BE(o + 20), d, o + 22, seg);
+      }
+      return this.drop('skip: 802.3 non-snap frame');
+    }
+    return this.ethertype(type, d, o + 14, seg);
+  }
+
+  private ethertype(type: number, d: Buffer, o: number, seg: TcpSegment): boolean {
+    for (;;) {
+      switch (type) {
+        case ETHERTYPE.IPV4:
+        case ETHERTYPE.IPV6:
+          return this.ip(d, o, d.length, seg);
+        case ETHERTYPE.VLAN:
+        case ETHERTYPE.QINQ:
+        case ETHERTYPE.QINQ_OLD:
+          if (d.length < o + 4) return this.drop('truncated: vlan tag');
+          if (!seg.tunnel) seg.tunnel = `vlan:${d.readUInt16BE(o) & 0x0fff}`;
+          type = d.readUInt16BE(o + 2);
+          o += 4;
+          continue;
+        case ETHERTYPE.MPLS:
+        case ETHERTYPE.MPLS_MC: {
+          // Walk the label stack to bottom-of-stack, then guess IPv4/IPv6 by the version nibble.
+          for (;;) {
+            if (d.length < o + 4) return this.drop('truncated: mpls label');
+            const bos = d[o + 2] & 1;
+            o += 4;
+            if (bos) break;
+          }
+          if (!seg.tunnel) seg.tunnel = 'mpls';
+          return this.ip(d, o, d.length, seg);
+        }
+        case ETHERTYPE.PPPOE_SESSION: {
+          if (d.length < o + 8) return this.drop('truncated: pppoe header');
+          const proto = d.readUInt16BE(o + 6);
+          if (!seg.tunnel) seg.tunnel = 'pppoe';
+          if (proto === 0x0021 || proto === 0x0057) return this.ip(d, o + 8, d.length, seg);
+          return this.drop('skip: pppoe non-ip');
+        }
+        case ETHERTYPE.TEB:
+          return this.ethernet(d, o, seg);
+        default:
+          return this.drop(`skip: ethertype 0x${type.toString(16).padStart(4, '0')}`);
+      }
+    }
+  }
+
+  private ip(d: Buffer, o: number, end: number, seg: TcpSegment): boolean {
+    if (++this.depth > MAX_NESTING) return this.drop('too many nested tunnels');
+    if (end <= o) return this.drop('truncated: ip header');
+    const v = d[o] >> 4;
+    if (v === 4) return this.ipv4(d, o, end, seg);
+    if (v === 6) return this.ipv6(d, o, end, seg);
+    return this.drop('bad ip version');
+  }
+
+  private ipv4(d: Buffer, o: number, end: number, seg: TcpSegment): boolean {
+    if (end - o < 20) return this.drop('truncated: ipv4 header');
+    const ihl = (d[o] & 0x0f) * 4;
+    // A zero total length is what TSO leaves in frames captured on the sending host.
+    const total = d.readUInt16BE(o + 2) || end - o;
+    if (ihl < 20 || total < ihl) return this.drop('bad ipv4 header length');
+    if (end - o < ihl) return this.drop('truncated: ipv4 header');
+    const fragField = d.readUInt16BE(o + 6);
+    if ((fragField & 0x3fff) !== 0) return this.drop('ipv4 fragment (not reassembled)');
+    // Ethernet pads short frames: the IP total length says where the datagram really ends.
+    const wireEnd = o + total;
+    const ipEnd = Math.min(end, wireEnd);
+    const proto = d[o + 9];
+    seg.ipVersion = 4;
+    seg.src = d.subarray(o + 12, o + 16);
+    seg.dst = d.subarray(o + 16, o + 20);
+    return this.transport(proto, d, o + ihl, ipEnd, wireEnd - ipEnd, seg);
+  }
+
+  private ipv6(d: Buffer, o: number, end: number, seg: TcpSegment): boolean {
+    if (end - o < 40) return this.drop('truncated: ipv6 header');
+    const payloadLen = d.readUInt16BE(o + 4);
+    let next = d[o + 6];
+    const wireEnd = o + 40 + payloadLen;
+    const ipEnd = Math.min(end, wireEnd);
+    seg.ipVersion = 6;
+    seg.src = d.subarray(o + 8, o + 24);
+    seg.dst = d.subarray(o + 24, o + 40);
+    let p = o + 40;
+    for (;;) {
+      switch (next) {
+        case 0: case 43: case 60: case 135: case 139: case 140: {
+          if (ipEnd - p < 8) return this.drop('truncated: ipv6 extension header');
+          const len = (d[p + 1] + 1) * 8;
+          next = d[p];
+          p += len;
+          continue;
+        }
+        case 51: { // AH counts its length in 4-byte units.
+          if (ipEnd - p < 8) return this.drop('truncated: ipv6 extension header');
+          const len = (d[p + 1] + 2) * 4;
+          next = d[p];
+          p += len;
+          continue;
+        }
+        case 44:
+          return this.drop('ipv6 fragment (not reassembled)');
+        default:
+          if (p > ipEnd) return this.drop('truncated: ipv6 extension header');
+          return this.transport(next, d, p, ipEnd, wireEnd - ipEnd, seg);
+      }
+    }
+  }
+
+  private transport(proto: number, d: Buffer, o: number, end: number, cut: number, seg: TcpSegment): boolean {
+    switch (proto) {
+      case IPPROTO_TCP:
+        return this.tcp(d, o, end, cut, seg);
+      case IPPROTO_IPIP:
+      case IPPROTO_IPV6:
+        if (!seg.tunnel) seg.tunnel = proto === IPPROTO_IPIP ? 'ipip' : '6in4';
+        return this.ip(d, o, end, seg);
+      case IPPROTO_GRE:
+        return this.gre(d, o, end, seg);
+      default:
+        return this.drop(proto === 17 ? 'skip: udp' : proto === 1 || proto === 58 ? 'skip: icmp' : `skip: ip protocol ${proto}`);
+    }
+  }
+
+  private gre(d: Buffer, o: number, end: number, seg: TcpSegment): boolean {
+    if (end - o < 4) return this.drop('truncated: gre header');
+    const flags = d.readUInt16BE(o);
+    if ((flags & 0x7) !== 0) return this.drop('skip: gre version');
+    let hl = 4;
+    if (flags & 0x8000) hl += 4;
+    if (flags & 0x2000) hl += 4;
+    if (flags & 0x1000) hl += 4;
+    if (!seg.tunnel) seg.tunnel = 'gre';
+    const type = d.readUInt16BE(o + 2);
+    if (type === ETHERTYPE.IPV4 || type === ETHERTYPE.IPV6) return this.ip(d, o + hl, end, seg);
+    if (type === ETHERTYPE.TEB) return this.ethernet(d.subarray(0, end), o + hl, seg);
+    return this.drop(`skip: gre protocol 0x${type.toString(16)}`);
+  }
+
+  private tcp(d: Buffer, o: number, end: number, cut: number, seg: TcpSegment): boolean {
+    if (end - o < 20) return this.drop(cut > 0 ? 'truncated: tcp header (snaplen)' : 'truncated: tcp header');
+    const doff = (d[o + 12] >> 4) * 4;
+    if (doff < 20) return this.drop('bad tcp header length');
+    if (end - o < doff) return this.drop('truncated: tcp header');
+    seg.srcPort = d.readUInt16BE(o);
+    seg.dstPort = d.readUInt16BE(o + 2);
+    seg.seq = d.readUInt32BE(o + 4);
+    seg.ack = d.readUInt32BE(o + 8);
+    seg.flags = d[o + 13];
+    seg.window = d.readUInt16BE(o + 14);
+    seg.payload = d.subarray(o + doff, end);
+    seg.missingTail = cut;
+    return true;
+  }
+}

@@ -1,0 +1,272 @@
+import { createHash, type Hash } from 'node:crypto';
+import { closeSync, createReadStream, createWriteStream, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { decoderFor, planCodings } from '../http/content-coding.js';
+import { NameReserver, withExtension } from './names.js';
+
+/** Where a body came from and what its headers claim. */
+export interface BodyMeta {
+  transactionId: number;
+  direction: 'request' | 'response';
+  /** Folder and file name parts, already safe. */
+  dirs: string[];
+  baseName: string;
+  contentType: string | undefined;
+  contentEncoding: string | undefined;
+}
+
+/** A recovered body as it stands on disk. */
+export interface StoredFile {
+  id: number;
+  transactionId: number;
+  direction: 'request' | 'response';
+  /** Relative to the output folder, with "/" separators. */
+  path: string;
+  size: number;
+  sha256: string;
+  /** The body as it was on the wire, de-chunked but still content-coded. */
+  wireSize: number;
+  wireSha256: string;
+  contentType: string | null;
+  contentEncoding: string | null;
+  decodeError: string | null;
+  complete: boolean;
+  missingBytes: number;
+  holes: Array<[number, number]>;
+}
+
+export interface FileStoreOptions {
+  /** Decoded output stops here, as a guard against decompression bombs. */
+  maxDecodedBytes: number;
+  maxDecodeRatio: number;
+}
+
+export const DEFAULT_FILE_STORE_OPTIONS: FileStoreOptions = {
+  maxDecodedBytes: 4 * 1024 * 1024 * 1024,
+  maxDecodeRatio: 1000,
+};
+
+const WRITE_BUFFER = 256 * 1024;
+const FILES_DIR = 'files';
+const DECODE_CONCURRENCY = 2;
+
+/**
+ * Writes recovered bodies under `<out>/files/`. Bytes go to a temporary file in `<out>/.tmp/`
+ * as they arrive, hashed on the way; the file gets its final name only when complete, so a
+ * name in the log always points at a whole file.
+ */
+export class FileStore {
+  private readonly names = new NameReserver();
+  private readonly tmpDir: string;
+  private tmpSeq = 0;
+  private nextId = 1;
+  private queue: Array<() => Promise<void>> = [];
+  private running = 0;
+  private idle: Array<() => void> = [];
+  files = 0;
+  bytes = 0;
+
+  constructor(private readonly outDir: string, private readonly opts: FileStoreOptions = DEFAULT_FILE_STORE_OPTIONS) {
+    this.tmpDir = join(outDir, '.tmp');
+    mkdirSync(this.tmpDir, { recursive: true });
+  }
+
+  open(meta: BodyMeta, done: (f: StoredFile) => void): BodyWriter {
+    return new BodyWriter(this, meta, join(this.tmpDir, `${++this.tmpSeq}.wire`), done);
+  }
+
+  /** Decode jobs waiting or running: the packet loop waits when this grows. */
+  get backlog(): number {
+    return this.queue.length + this.running;
+  }
+
+  /** Resolves when the backlog is at most `n`. */
+  async waitBacklog(n: number): Promise<void> {
+    while (this.backlog > n) await new Promise<void>((r) => this.idle.push(r));
+  }
+
+  async drain(): Promise<void> {
+    await this.waitBacklog(0);
+  }
+
+  close(): void {
+    rmSync(this.tmpDir, { recursive: true, force: true });
+  }
+
+  /** @internal */
+  place(meta: BodyMeta, contentType: string | undefined, suffix = ''): string {
+    const name = withExtension(meta.baseName + (meta.direction === 'request' ? '.request' : ''), contentType) + suffix;
+    const rel = this.names.reserve([FILES_DIR, ...meta.dirs], name);
+    mkdirSync(join(this.outDir, rel, '..'), { recursive: true });
+    return rel;
+  }
+
+  /** @internal */
+  commit(f: Omit<StoredFile, 'id'>, tmp: string, done: (f: StoredFile) => void): void {
+    renameSync(tmp, join(this.outDir, f.path));
+    const stored = { ...f, id: this.nextId++ };
+    this.files++;
+    this.bytes += f.size;
+    done(stored);
+  }
+
+  /** @internal */
+  schedule(job: () => Promise<void>): void {
+    this.queue.push(job);
+    this.pump();
+  }
+
+  /** @internal */
+  newTmp(ext: string): string {
+    return join(this.tmpDir, `${++this.tmpSeq}.${ext}`);
+  }
+
+  /** @internal */
+  get limits(): FileStoreOptions {
+    return this.opts;
+  }
+
+  private pump(): void {
+    while (this.running < DECODE_CONCURRENCY && this.queue.length > 0) {
+      const job = this.queue.shift()!;
+      this.running++;
+      job().finally(() => {
+        this.running--;
+        this.pump();
+        const waiters = this.idle;
+        this.idle = [];
+        for (const w of waiters) w();
+      });
+    }
+  }
+}
+
+/** Receives one body. Holes arrive as zeros and are recorded as such. */
+export class BodyWriter {
+  private fd: number;
+  private buf = Buffer.allocUnsafe(WRITE_BUFFER);
+  private used = 0;
+  private readonly hash: Hash = createHash('sha256');
+  private size = 0;
+  private missing = 0;
+  private holes: Array<[number, number]> = [];
+  private head = Buffer.alloc(0);
+  private finished = false;
+
+  constructor(private readonly store: FileStore, private readonly meta: BodyMeta, private readonly tmp: string, private readonly done: (f: StoredFile) => void) {
+    this.fd = openSync(tmp, 'w');
+  }
+
+  write(chunk: Buffer, hole: boolean): void {
+    if (this.finished) return;
+    if (hole) {
+      const last = this.holes[this.holes.length - 1];
+      if (last && last[0] + last[1] === this.size) last[1] += chunk.length;
+      else this.holes.push([this.size, chunk.length]);
+      this.missing += chunk.length;
+    }
+    if (this.head.length < 2) this.head = Buffer.concat([this.head, chunk.subarray(0, 2 - this.head.length)]);
+    this.size += chunk.length;
+    this.hash.update(chunk);
+    if (chunk.length >= WRITE_BUFFER) {
+      this.flush();
+      writeAll(this.fd, chunk);
+      return;
+    }
+    if (this.used + chunk.length > WRITE_BUFFER) this.flush();
+    chunk.copy(this.buf, this.used);
+    this.used += chunk.length;
+  }
+
+  finish(complete: boolean): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.flush();
+    closeSync(this.fd);
+    const meta = this.meta;
+    const wireSha256 = this.hash.digest('hex');
+    const plan = planCodings(meta.contentEncoding);
+    const base = {
+      transactionId: meta.transactionId,
+      direction: meta.direction,
+      wireSize: this.size,
+      wireSha256,
+      contentType: meta.contentType ?? null,
+      contentEncoding: meta.contentEncoding ?? null,
+      missingBytes: this.missing,
+      holes: this.holes,
+    };
+    if (plan.decode.length === 0 || this.missing > 0) {
+      // Nothing to undo, or holes that no decompressor could cross: keep the bytes as sent.
+      const why = plan.unknown ? `unknown content coding "${plan.unknown}"` : plan.decode.length ? 'not decoded: the body has missing bytes' : null;
+      const path = this.store.place(meta, plan.decode.length ? undefined : meta.contentType, plan.decode.length ? `.${plan.decode[0]}` : '');
+      this.store.commit({ ...base, path, size: this.size, sha256: wireSha256, decodeError: why, complete: complete && this.missing === 0 }, this.tmp, this.done);
+      return;
+    }
+    const path = this.store.place(meta, meta.contentType);
+    this.store.schedule(() => this.decode(plan.decode, path, base, complete));
+  }
+
+  private async decode(codings: ReturnType<typeof planCodings>['decode'], path: string, base: Omit<StoredFile, 'id' | 'path' | 'size' | 'sha256' | 'decodeError' | 'complete'>, complete: boolean): Promise<void> {
+    const out = this.store.newTmp('dec');
+    const limits = this.store.limits;
+    const cap = Math.min(limits.maxDecodedBytes, Math.max(64 * 1024 * 1024, base.wireSize * limits.maxDecodeRatio));
+    const meter = new Meter(cap);
+    let error: string | null = null;
+    try {
+      // Each stage's first bytes decide raw vs zlib-wrapped deflate; only the outer one is known here.
+      const stages = codings.map((c, i) => decoderFor(c, i === 0 ? this.head : Buffer.alloc(0)));
+      await pipeline([createReadStream(this.tmp), ...stages, meter, createWriteStream(out)]);
+    } catch (e) {
+      error = (e as Error).message;
+    }
+    if (error === null && meter.size === 0 && base.wireSize > 0) error = 'decoded to nothing';
+    if (error !== null && (meter.capped || meter.size === 0)) {
+      // A bomb, or nothing decodable: the raw body is the evidence.
+      rmSync(out, { force: true });
+      const rawPath = this.store.place(this.meta, undefined, `.${codings[codings.length - 1]}`);
+      this.store.commit({ ...base, path: rawPath, size: base.wireSize, sha256: base.wireSha256, decodeError: meter.capped ? `decoded size cap of ${cap} bytes reached; raw body kept` : error, complete }, this.tmp, this.done);
+      // The name reserved for the decoded body stays unused: reservations are never taken back, which keeps names stable.
+      void path;
+      return;
+    }
+    rmSync(this.tmp, { force: true });
+    this.store.commit({ ...base, path, size: meter.size, sha256: meter.digest(), decodeError: error, complete: complete && error === null }, out, this.done);
+  }
+
+  private flush(): void {
+    if (this.used === 0) return;
+    writeAll(this.fd, this.buf.subarray(0, this.used));
+    this.used = 0;
+  }
+}
+
+function writeAll(fd: number, b: Buffer): void {
+  let off = 0;
+  while (off < b.length) off += writeSync(fd, b, off, b.length - off);
+}
+
+/** Counts and hashes decoded bytes, and stops the pipeline at the size cap. */
+class Meter extends Transform {
+  size = 0;
+  capped = false;
+  private readonly hash = createHash('sha256');
+  constructor(private readonly cap: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.size + chunk.length > this.cap) {
+      this.capped = true;
+      cb(new Error('decoded size cap reached'));
+      return;
+    }
+    this.size += chunk.length;
+    this.hash.update(chunk);
+    cb(null, chunk);
+  }
+  digest(): string {
+    return this.hash.digest('hex');
+  }
+}

@@ -1,0 +1,91 @@
+import Database from 'better-sqlite3';
+import { INDEXES, SCHEMA, SCHEMA_VERSION } from './schema.js';
+
+type Row = Record<string, string | number | null>;
+
+const BATCH = 2000;
+
+/**
+ * Writes the SQLite log through prepared statements inside large transactions, committed
+ * every few thousand rows and at the end.
+ */
+export class SqliteLog {
+  private readonly db: Database.Database;
+  private readonly stmts: Record<string, Database.Statement>;
+  private inBatch = 0;
+
+  constructor(readonly path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec(SCHEMA);
+    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    const insert = (table: string, cols: string[]): Database.Statement =>
+      this.db.prepare(`INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})`);
+    this.stmts = {
+      capture: insert('captures', ['id', 'path', 'format', 'link_types', 'packets', 'bytes', 'first_ts', 'last_ts']),
+      connection: insert('connections', CONNECTION_COLUMNS),
+      transaction: insert('transactions', TRANSACTION_COLUMNS),
+      header: insert('headers', ['transaction_id', 'direction', 'position', 'name', 'value']),
+      file: insert('files', FILE_COLUMNS),
+      anomaly: insert('anomalies', ['scope', 'capture_id', 'connection_id', 'transaction_id', 'kind', 'detail', 'ts']),
+      drop: insert('packet_drops', ['capture_id', 'reason', 'packets']),
+    };
+  }
+
+  capture(row: Row): void { this.run('capture', row); }
+  connection(row: Row): void { this.run('connection', row); }
+  transaction(row: Row): void { this.run('transaction', row); }
+  file(row: Row): void { this.run('file', row); }
+  anomaly(row: Row): void { this.run('anomaly', row); }
+  drop(row: Row): void { this.run('drop', row); }
+
+  headers(transactionId: number, direction: string, raw: string[]): void {
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      this.run('header', { transaction_id: transactionId, direction, position: i / 2, name: raw[i], value: raw[i + 1] });
+    }
+  }
+
+  /** Makes everything written so far durable. */
+  commit(): void {
+    if (this.inBatch > 0) {
+      this.db.exec('COMMIT');
+      this.inBatch = 0;
+    }
+  }
+
+  close(): void {
+    this.commit();
+    this.db.exec(INDEXES);
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    this.db.close();
+  }
+
+  private run(name: string, row: Row): void {
+    if (this.inBatch === 0) this.db.exec('BEGIN');
+    this.stmts[name].run(row);
+    if (++this.inBatch >= BATCH) this.commit();
+  }
+}
+
+export const CONNECTION_COLUMNS = [
+  'id', 'client_ip', 'client_port', 'server_ip', 'server_port', 'ip_version', 'tunnel', 'first_ts', 'last_ts',
+  'handshake', 'roles_from', 'end_reason', 'protocol', 'transactions',
+  'packets_c2s', 'packets_s2c', 'bytes_c2s', 'bytes_s2c', 'missing_c2s', 'missing_s2c', 'gaps_c2s', 'gaps_s2c',
+  'retrans_c2s', 'retrans_s2c', 'ooo_c2s', 'ooo_s2c', 'other_bytes_c2s', 'other_bytes_s2c',
+];
+
+export const TRANSACTION_COLUMNS = [
+  'id', 'connection_id', 'trans_depth', 'ts', 'request_ts', 'request_end_ts', 'response_ts', 'response_end_ts',
+  'method', 'uri', 'version', 'host', 'user_agent', 'referer', 'request_content_type', 'request_content_length',
+  'request_transfer_encoding', 'request_content_encoding', 'request_body_len', 'request_wire_len', 'request_complete',
+  'request_missing_bytes', 'request_file_id', 'status_code', 'reason', 'response_version', 'response_content_type',
+  'response_content_length', 'response_transfer_encoding', 'response_content_encoding', 'location', 'server',
+  'response_body_len', 'response_wire_len', 'response_complete', 'response_missing_bytes', 'response_file_id',
+  'interim_statuses',
+];
+
+export const FILE_COLUMNS = [
+  'id', 'transaction_id', 'direction', 'path', 'size', 'sha256', 'wire_size', 'wire_sha256', 'content_type',
+  'content_encoding', 'decode_error', 'complete', 'missing_bytes', 'missing_ranges',
+];

@@ -1,0 +1,112 @@
+import mime from 'mime-types';
+
+/**
+ * File names from hostile input (Host headers, URL paths). Every piece is reduced to a safe
+ * path segment, so no name can climb out of the output folder, whatever the URL says.
+ */
+
+const MAX_SEGMENT_BYTES = 100;
+const MAX_DEPTH = 8;
+const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$/i;
+
+/** One safe path segment: no separators, no control characters, never "." or "..". */
+export function safeSegment(raw: string): string {
+  let s = raw
+    .replace(/[\u0000-\u001f\u007f]/g, '_')
+    .replace(/[/\\:*?"<>|]/g, '_')
+    .replace(/^[\s.]+|[\s.]+$/g, (m) => '_'.repeat(Math.min(m.length, 1)));
+  if (s === '' || s === '_') s = '_';
+  if (WINDOWS_RESERVED.test(s)) s = `_${s}`;
+  return truncateBytes(s, MAX_SEGMENT_BYTES);
+}
+
+/** Cuts a segment to `max` UTF-8 bytes, keeping a short extension and never splitting a character. */
+export function truncateBytes(s: string, max: number): string {
+  if (Buffer.byteLength(s) <= max) return s;
+  const dot = s.lastIndexOf('.');
+  const ext = dot > 0 && s.length - dot <= 10 ? s.slice(dot) : '';
+  let stem = s.slice(0, s.length - ext.length);
+  while (Buffer.byteLength(stem) + Buffer.byteLength(ext) + 1 > max) stem = [...stem].slice(0, -1).join('');
+  return `${stem}~${ext}`;
+}
+
+function decode(seg: string): string {
+  try {
+    return decodeURIComponent(seg);
+  } catch {
+    return seg;
+  }
+}
+
+/** The path part of a request target, as safe segments; "index" stands for a directory URL. */
+export function pathSegments(uri: string): string[] {
+  let path = uri;
+  const abs = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(path);
+  if (abs) path = path.slice(abs[0].length);
+  path = path.split(/[?#]/, 1)[0];
+  // Split on both separators before and after decoding: "%2f" and "\" must not make directories appear from nowhere.
+  const segs = path.split('/').flatMap((s) => decode(s).split(/[/\\]/)).filter((s) => s !== '' && s !== '.' && s !== '..');
+  const endsInDir = path === '' || path.endsWith('/');
+  if (endsInDir || segs.length === 0) segs.push('index');
+  const safe = segs.map(safeSegment);
+  if (safe.length > MAX_DEPTH) return [...safe.slice(0, MAX_DEPTH - 1), safe.slice(MAX_DEPTH - 1).join('_')].map((s) => truncateBytes(s, MAX_SEGMENT_BYTES));
+  return safe;
+}
+
+/** A folder name for the server: the Host header without its port's colon, else the address. */
+export function hostSegment(host: string | undefined, serverIp: string, serverPort: number): string {
+  let h = (host ?? '').trim().toLowerCase();
+  if (!h) h = serverPort === 80 ? serverIp : `${serverIp}_${serverPort}`;
+  else h = h.replace(/^\[([^\]]*)\](?::(\d+))?$/, (_m, a: string, p?: string) => (p ? `${a}_${p}` : a)).replace(/:(\d+)$/, '_$1');
+  return safeSegment(h.replace(/:/g, '_'));
+}
+
+/** The extension a content type calls for, or null when it names none we know. */
+export function extensionFor(contentType: string | undefined): string | null {
+  if (!contentType) return null;
+  const ext = mime.extension(contentType);
+  return ext || null;
+}
+
+/** Appends the content type's extension unless the name already carries one of that type. */
+export function withExtension(name: string, contentType: string | undefined): string {
+  const ext = extensionFor(contentType);
+  if (!ext) return name;
+  const type = mime.contentType(contentType ?? '') ? String(contentType).split(';')[0].trim().toLowerCase() : '';
+  const own = mime.lookup(name);
+  if (own && own === type) return name;
+  const exts = type ? mime.extensions[type] ?? [] : [];
+  const dot = name.lastIndexOf('.');
+  if (dot > 0 && exts.includes(name.slice(dot + 1).toLowerCase())) return name;
+  return truncateBytes(`${name}.${ext}`, MAX_SEGMENT_BYTES + ext.length + 1);
+}
+
+/**
+ * Hands out unique relative paths. A path is never given twice, and a name is never both a
+ * file and a folder ("/a" and "/a/b" both exist on the web).
+ */
+export class NameReserver {
+  private readonly kinds = new Map<string, 'file' | 'dir'>();
+
+  reserve(dirs: string[], file: string): string {
+    const parts: string[] = [];
+    for (const d of dirs) {
+      let name = d;
+      for (let n = 2; this.kinds.get(join(parts, name)) === 'file'; n++) name = `${d}~${n}`;
+      parts.push(name);
+      this.kinds.set(parts.join('/'), 'dir');
+    }
+    let name = file;
+    const dot = file.lastIndexOf('.');
+    const stem = dot > 0 ? file.slice(0, dot) : file;
+    const ext = dot > 0 ? file.slice(dot) : '';
+    for (let n = 2; this.kinds.has(join(parts, name)); n++) name = `${stem}~${n}${ext}`;
+    const path = join(parts, name);
+    this.kinds.set(path, 'file');
+    return path;
+  }
+}
+
+function join(parts: string[], name: string): string {
+  return parts.length ? `${parts.join('/')}/${name}` : name;
+}

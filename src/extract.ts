@@ -1,0 +1,155 @@
+/**
+ * Wires the stages: capture reader -> packet decoder -> TCP reassembler -> HTTP sessions ->
+ * evidence (SQLite log + recovered files). The one module that knows them all.
+ */
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { openCapture } from './capture/open.js';
+import { CaptureError, type Packet, type PacketSource } from './capture/types.js';
+import { PacketDecoder } from './decode/decoder.js';
+import { TcpSegment } from './decode/segment.js';
+import { FileStore } from './evidence/file-store.js';
+import { SqliteLog } from './evidence/log.js';
+import { EvidenceRecorder } from './evidence/recorder.js';
+import { HttpSessionFactory } from './http/session.js';
+import { TcpReassembler } from './tcp/reassembler.js';
+
+export interface ExtractOptions {
+  inputs: string[];
+  outDir: string;
+  /** Replace the outputs of an earlier run in outDir. */
+  force?: boolean;
+  /** Called with each problem in a capture file that did not stop the run. */
+  onWarning?: (message: string) => void;
+}
+
+export interface Summary {
+  captures: number;
+  packets: number;
+  captureBytes: number;
+  tcpSegments: number;
+  connections: number;
+  httpConnections: number;
+  transactions: number;
+  files: number;
+  fileBytes: number;
+  anomalies: number;
+  drops: Record<string, number>;
+  warnings: string[];
+  seconds: number;
+  database: string;
+}
+
+/** A problem with how the tool was asked to run: reported as one line. */
+export class UsageError extends Error {}
+
+/** Files and folders a run writes into the output folder. */
+const OUTPUTS = ['http.sqlite', 'http.sqlite-wal', 'http.sqlite-shm', 'http.sqlite-journal', 'files', '.tmp'];
+/** What may sit in an output folder before a first run. */
+const PLACEHOLDERS = new Set(['.gitkeep', 'README.md']);
+const MAX_DECODE_BACKLOG = 64;
+const MAX_INTERNAL_ERRORS = 20;
+
+export async function extract(opts: ExtractOptions): Promise<Summary> {
+  const started = process.hrtime.bigint();
+  if (opts.inputs.length === 0) throw new UsageError('no capture file given');
+  // Every input is opened and recognised before anything is written.
+  const sources: PacketSource[] = [];
+  for (const input of opts.inputs) sources.push(await openCapture(input));
+  const outDir = resolve(opts.outDir);
+  prepareOutDir(outDir, opts.force ?? false);
+
+  const log = new SqliteLog(join(outDir, 'http.sqlite'));
+  const files = new FileStore(outDir);
+  const recorder = new EvidenceRecorder(log, files);
+  const factory = new HttpSessionFactory(recorder);
+  const tcp = new TcpReassembler(factory);
+  const decoder = new PacketDecoder();
+  const seg = new TcpSegment();
+  const warnings: string[] = [];
+  let packets = 0;
+  let captureBytes = 0;
+  let tcpSegments = 0;
+  let internalErrors = 0;
+  const warn = (captureId: number, offset: number, message: string, name: string): void => {
+    const line = `${name}: ${message} (at byte ${offset})`;
+    warnings.push(line);
+    opts.onWarning?.(line);
+    log.anomaly({ scope: 'capture', capture_id: captureId, connection_id: null, transaction_id: null, kind: 'capture-damaged', detail: line, ts: null });
+  };
+
+  const onPacket = (p: Packet): void => {
+    try {
+      if (!decoder.decode(p, seg)) return;
+      tcpSegments++;
+      tcp.segment(seg);
+    } catch (e) {
+      // A bug must not cost the rest of the capture: record it against the frame and go on.
+      if (++internalErrors <= MAX_INTERNAL_ERRORS) {
+        log.anomaly({ scope: 'packet', capture_id: null, connection_id: null, transaction_id: null, kind: 'internal-error', detail: `frame ${p.frame}: ${(e as Error).stack ?? e}`, ts: p.ts });
+      }
+      decoder.drop('internal error');
+    }
+  };
+  const between = (): Promise<void> | undefined =>
+    files.backlog > MAX_DECODE_BACKLOG ? files.waitBacklog(MAX_DECODE_BACKLOG / 2) : undefined;
+
+  let captureId = 0;
+  for (const src of sources) {
+    captureId++;
+    let stats;
+    try {
+      stats = await src.read(onPacket, between);
+    } catch (e) {
+      if (!(e instanceof CaptureError)) throw e;
+      // Damage mid-file: what was read before it stays extracted.
+      warn(captureId, e.offset, e.message, src.name);
+      continue;
+    }
+    for (const w of stats.warnings) warn(captureId, w.offset, w.message, src.name);
+    packets += stats.packets;
+    captureBytes += stats.bytes;
+    log.capture({
+      id: captureId, path: src.name, format: src.format, link_types: [...stats.linkTypes].join(','),
+      packets: stats.packets, bytes: stats.bytes, first_ts: stats.firstTs, last_ts: stats.lastTs,
+    });
+  }
+  tcp.finish();
+  await files.drain();
+  for (const [reason, n] of decoder.drops) log.drop({ capture_id: null, reason, packets: n });
+  log.close();
+  files.close();
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return {
+    captures: sources.length,
+    packets,
+    captureBytes,
+    tcpSegments,
+    connections: tcp.connections,
+    httpConnections: recorder.httpConnections,
+    transactions: recorder.transactions,
+    files: files.files,
+    fileBytes: files.bytes,
+    anomalies: recorder.anomalies,
+    drops: Object.fromEntries(decoder.drops),
+    warnings,
+    seconds,
+    database: join(outDir, 'http.sqlite'),
+  };
+}
+
+function prepareOutDir(outDir: string, force: boolean): void {
+  if (existsSync(outDir)) {
+    if (!statSync(outDir).isDirectory()) throw new UsageError(`output folder ${outDir} exists and is not a folder`);
+    const present = readdirSync(outDir).filter((n) => !PLACEHOLDERS.has(n));
+    if (present.length > 0) {
+      const ours = present.every((n) => OUTPUTS.includes(n));
+      if (!force) {
+        throw new UsageError(`output folder ${outDir} is not empty${ours ? ' (it holds an earlier run)' : ''}; use --force to replace it, or -o to choose another`);
+      }
+      if (!ours) throw new UsageError(`output folder ${outDir} holds files this tool did not write; refusing to replace them even with --force`);
+      for (const n of present) rmSync(join(outDir, n), { recursive: true, force: true });
+    }
+  }
+  mkdirSync(outDir, { recursive: true });
+}

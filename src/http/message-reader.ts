@@ -1,0 +1,267 @@
+import { BODY_NORMAL, HttpParser, type MessageHead, type MessageKind, type ParseError, type ParserCallbacks } from './llhttp.js';
+import { HttpMessage } from './message.js';
+import { findRequestStart, findResponseStart } from './start-line.js';
+
+/** What the connection-level session decides and records for one direction's messages. */
+export interface ReaderOwner {
+  messageBegin(kind: MessageKind, msg: HttpMessage): void;
+  /** Returns BODY_NORMAL, BODY_NONE or BODY_UPGRADE. */
+  headersComplete(kind: MessageKind, msg: HttpMessage): number;
+  body(kind: MessageKind, msg: HttpMessage, chunk: Buffer, hole: boolean): void;
+  messageEnd(kind: MessageKind, msg: HttpMessage): void;
+  /** llhttp stopped at a protocol switch (CONNECT or Upgrade); `rest` is what followed. */
+  switched(kind: MessageKind, rest: Buffer, ts: number): void;
+  anomaly(kind: string, detail: string, ts: number): void;
+}
+
+type Mode = 'seek' | 'parse' | 'held' | 'switched' | 'off';
+type BodyMode = 'none' | 'length' | 'chunked' | 'eof';
+
+/** A direction that shows no message start in this many bytes is not HTTP. */
+const GIVE_UP_AFTER = 64 * 1024;
+/** Bytes kept of a direction waiting to learn whether its protocol switch was accepted. */
+const MAX_HELD = 1024 * 1024;
+const ZEROS = Buffer.alloc(64 * 1024);
+
+/**
+ * Reads one direction of a connection as a sequence of HTTP messages with llhttp. Gaps in a
+ * body of known extent are zero-filled and recorded; anything else resynchronises at the next
+ * message start, so the rest of the connection is never abandoned.
+ */
+export class MessageReader implements ParserCallbacks {
+  private readonly parser: HttpParser;
+  private mode: Mode = 'seek';
+  private msg: HttpMessage | null = null;
+  private bodyMode: BodyMode = 'none';
+  private ts = 0;
+  /** Stream offset of the first byte of the buffer being parsed. */
+  private bufOffset = 0;
+  private offset = 0;
+  private filling = false;
+  private everParsed = false;
+  private scanned = 0;
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  /** Bytes after a protocol switch, or of a direction that is not HTTP. */
+  otherBytes = 0;
+  messages = 0;
+
+  constructor(readonly kind: MessageKind, private readonly owner: ReaderOwner) {
+    this.parser = new HttpParser(kind, this);
+  }
+
+  get isHttp(): boolean {
+    return this.everParsed;
+  }
+
+  get isOff(): boolean {
+    return this.mode === 'off';
+  }
+
+  data(buf: Buffer, ts: number): void {
+    this.ts = ts;
+    while (buf.length > 0) {
+      switch (this.mode) {
+        case 'off':
+        case 'switched':
+          this.otherBytes += buf.length;
+          this.offset += buf.length;
+          return;
+        case 'held':
+          this.hold(buf);
+          return;
+        case 'seek': {
+          const at = this.kind === 'request' ? findRequestStart(buf, 0) : findResponseStart(buf, 0);
+          if (at < 0) {
+            this.skip(buf.length);
+            return;
+          }
+          if (at > 0) this.skip(at);
+          if (!this.everParsed && this.scanned > 0) {
+            this.owner.anomaly('midstream', `first ${this.kind} starts after ${this.scanned} byte(s) that belong to an earlier message`, ts);
+          }
+          buf = buf.subarray(at);
+          this.mode = 'parse';
+          break;
+        }
+        case 'parse': {
+          this.bufOffset = this.offset;
+          const r = this.parser.execute(buf);
+          if (typeof r === 'number') {
+            this.offset += r;
+            if (r >= buf.length) return;
+            // llhttp paused at a protocol switch; what follows is not this parser's to read.
+            const rest = buf.subarray(r);
+            this.mode = 'held';
+            this.owner.switched(this.kind, rest, ts);
+            return;
+          }
+          buf = this.parseError(r, buf);
+          break;
+        }
+      }
+    }
+  }
+
+  gap(len: number, ts: number): void {
+    this.ts = ts;
+    const msg = this.msg;
+    if (this.mode === 'parse' && msg && !this.parser.parsingHeaders &&
+        ((this.bodyMode === 'length' && msg.contentLength !== null && len <= msg.contentLength - msg.bodyLen) || this.bodyMode === 'eof')) {
+      // The body's extent does not depend on the missing bytes: keep its place with zeros.
+      msg.holes.push([msg.bodyLen, len]);
+      msg.missing += len;
+      this.filling = true;
+      for (let left = len; left > 0;) {
+        const n = Math.min(left, ZEROS.length);
+        this.parser.execute(ZEROS.subarray(0, n));
+        left -= n;
+      }
+      this.filling = false;
+      this.offset += len;
+      return;
+    }
+    this.offset += len;
+    if (this.mode === 'held') { this.mode = 'switched'; return; }
+    if (this.mode !== 'parse') return;
+    if (msg) {
+      msg.missing += len;
+      msg.holes.push([msg.bodyLen, len]);
+      this.owner.anomaly('gap-in-message', `${len} byte(s) missing in the ${this.parser.parsingHeaders ? 'headers' : `${this.bodyMode} body`} of a ${this.kind} at stream offset ${this.offset - len}; resynchronising`, ts);
+      this.abort();
+    } else {
+      this.owner.anomaly('gap-between-messages', `${len} byte(s) missing between ${this.kind}s at stream offset ${this.offset - len}; messages in them are lost`, ts);
+    }
+    this.parser.reset();
+    this.mode = 'seek';
+  }
+
+  /** No more bytes will come in this direction. */
+  end(ts: number): void {
+    this.ts = ts;
+    if (this.mode === 'parse' && this.msg) {
+      const err = this.parser.finish();
+      if (err && this.msg) {
+        const msg = this.msg;
+        if (this.bodyMode === 'length' && msg.contentLength !== null && msg.contentLength > msg.bodyLen) {
+          const left = msg.contentLength - msg.bodyLen;
+          msg.missing += left;
+          msg.holes.push([msg.bodyLen, left]);
+        }
+        this.abort();
+      }
+    }
+    if (this.msg) this.abort();
+    if (this.mode !== 'off') this.mode = 'switched';
+  }
+
+  /** The protocol switch was refused: parse the held bytes as HTTP again. */
+  resume(): void {
+    if (this.mode !== 'held') return;
+    const held = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    this.mode = 'parse';
+    for (const b of held) this.data(b, this.ts);
+  }
+
+  /** The protocol switched: held and later bytes are counted, not parsed. */
+  stop(): void {
+    this.otherBytes += this.heldBytes;
+    this.held = [];
+    this.heldBytes = 0;
+    if (this.msg) this.abort();
+    this.mode = 'switched';
+  }
+
+  close(): void {
+    this.parser.close();
+  }
+
+  // llhttp callbacks
+
+  messageBegin(): void {
+    const msg = new HttpMessage(this.kind, this.ts);
+    msg.streamOffset = this.bufOffset;
+    this.msg = msg;
+    this.bodyMode = 'none';
+    this.everParsed = true;
+    this.owner.messageBegin(this.kind, msg);
+  }
+
+  headersComplete(head: MessageHead): number {
+    const msg = this.msg!;
+    msg.head = head;
+    const cl = msg.header('content-length');
+    if (cl !== undefined && /^\s*\d+\s*$/.test(cl)) msg.contentLength = Number(cl);
+    const te = msg.header('transfer-encoding');
+    const decision = this.owner.headersComplete(this.kind, msg);
+    if (decision !== BODY_NORMAL) this.bodyMode = 'none';
+    else if (te && /(^|,)\s*chunked\s*$/i.test(te)) this.bodyMode = 'chunked';
+    else if (msg.contentLength !== null) this.bodyMode = msg.contentLength > 0 ? 'length' : 'none';
+    else if (this.kind === 'request') this.bodyMode = 'none';
+    else {
+      const s = head.statusCode ?? 0;
+      this.bodyMode = (s >= 100 && s < 200) || s === 204 || s === 304 ? 'none' : 'eof';
+    }
+    return decision;
+  }
+
+  body(chunk: Buffer): void {
+    const msg = this.msg!;
+    msg.bodyLen += chunk.length;
+    this.owner.body(this.kind, msg, chunk, this.filling);
+  }
+
+  messageComplete(trailers: string[]): void {
+    const msg = this.msg!;
+    msg.trailers = trailers;
+    msg.complete = msg.missing === 0;
+    msg.endTs = this.ts;
+    this.msg = null;
+    this.messages++;
+    this.owner.messageEnd(this.kind, msg);
+  }
+
+  private abort(): void {
+    const msg = this.msg!;
+    this.msg = null;
+    msg.complete = false;
+    msg.endTs = this.ts;
+    this.messages++;
+    this.owner.messageEnd(this.kind, msg);
+  }
+
+  private parseError(r: ParseError, buf: Buffer): Buffer {
+    const at = this.bufOffset + r.consumed;
+    this.owner.anomaly('parse-error', `${r.code} at ${this.kind} stream offset ${at}: ${r.reason}`, this.ts);
+    if (this.msg) this.abort();
+    this.parser.reset();
+    this.mode = 'seek';
+    // Step past the byte llhttp refused so that the search makes progress.
+    const skipTo = Math.min(buf.length, r.consumed + 1);
+    this.offset = at + (skipTo - r.consumed);
+    return buf.subarray(skipTo);
+  }
+
+  private skip(n: number): void {
+    this.offset += n;
+    this.scanned += n;
+    if (!this.everParsed) {
+      if (this.scanned > GIVE_UP_AFTER) this.mode = 'off';
+      this.otherBytes += n;
+    } else {
+      this.owner.anomaly('skipped-bytes', `${n} byte(s) at ${this.kind} stream offset ${this.offset - n} are not part of any message`, this.ts);
+    }
+  }
+
+  private hold(buf: Buffer): void {
+    if (this.heldBytes + buf.length > MAX_HELD) {
+      this.stop();
+      this.otherBytes += buf.length;
+      return;
+    }
+    this.held.push(Buffer.from(buf));
+    this.heldBytes += buf.length;
+  }
+}

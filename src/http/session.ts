@@ -1,0 +1,216 @@
+import type { ConnectionView, Dir, EndReason, StreamFactory, StreamHandler } from '../tcp/stream.js';
+import { BODY_NONE, BODY_NORMAL, BODY_UPGRADE, type MessageKind } from './llhttp.js';
+import { HttpMessage, Transaction, type BodySink } from './message.js';
+import { MessageReader, type ReaderOwner } from './message-reader.js';
+import { requestStartsAt, responseStartsAt } from './start-line.js';
+
+/** What a connection turned out to carry. */
+export type ConnectionProtocol = 'http' | 'websocket' | 'tunnel' | 'upgraded' | 'not-http' | 'empty';
+
+export interface ConnectionSummary {
+  protocol: ConnectionProtocol;
+  endReason: EndReason;
+  endTs: number;
+  transactions: number;
+  /** Bytes after a protocol switch or of a connection that is not HTTP, [c2s, s2c]. */
+  otherBytes: [number, number];
+}
+
+/** Where the HTTP stage sends what it recovers: the evidence stage implements it. */
+export interface HttpSink {
+  openBody(conn: ConnectionView, txn: Transaction, msg: HttpMessage): BodySink;
+  transaction(txn: Transaction): void;
+  connectionEnded(conn: ConnectionView, summary: ConnectionSummary): void;
+  anomaly(scope: { connectionId: number; transactionId?: number }, kind: string, detail: string, ts: number): void;
+}
+
+/** Allocates transaction ids across connections, so ids follow the order requests were seen. */
+export class IdSource {
+  private next = 1;
+  take(): number {
+    return this.next++;
+  }
+}
+
+/**
+ * The HTTP view of one TCP connection: a reader per direction and FIFO pairing of requests
+ * with responses, interim 1xx responses set aside.
+ */
+export class HttpSession implements StreamHandler, ReaderOwner {
+  private readonly readers: [MessageReader, MessageReader];
+  private readonly pending: Transaction[] = [];
+  private readonly open = new Set<Transaction>();
+  private depth = 0;
+  private current: [Transaction | null, Transaction | null] = [null, null];
+  private protocol: ConnectionProtocol = 'empty';
+  private switchPending: 'upgrade' | 'connect' | null = null;
+  private transactions = 0;
+  private lastAnswered: Transaction | null = null;
+
+  constructor(private readonly conn: ConnectionView, private readonly sink: HttpSink, private readonly ids: IdSource) {
+    this.readers = [new MessageReader('request', this), new MessageReader('response', this)];
+  }
+
+  // TCP stream side
+
+  data(dir: Dir, bytes: Buffer, ts: number): void {
+    this.readers[dir].data(bytes, ts);
+  }
+
+  gap(dir: Dir, length: number, ts: number): void {
+    this.readers[dir].gap(length, ts);
+  }
+
+  fin(dir: Dir, ts: number): void {
+    this.readers[dir].end(ts);
+  }
+
+  end(reason: EndReason, ts: number): void {
+    this.readers[0].end(ts);
+    this.readers[1].end(ts);
+    for (const txn of [...this.open]) this.finalize(txn);
+    this.readers[0].close();
+    this.readers[1].close();
+    if (this.protocol === 'empty') {
+      const [c, s] = this.readers;
+      if (c.isOff || s.isOff || c.otherBytes + s.otherBytes > 0) this.protocol = 'not-http';
+    }
+    this.sink.connectionEnded(this.conn, {
+      protocol: this.protocol,
+      endReason: reason,
+      endTs: ts,
+      transactions: this.transactions,
+      otherBytes: [this.readers[0].otherBytes, this.readers[1].otherBytes],
+    });
+  }
+
+  // Reader side
+
+  messageBegin(kind: MessageKind, msg: HttpMessage): void {
+    if (this.protocol === 'empty') this.protocol = 'http';
+    if (kind === 'request') {
+      const txn = this.newTransaction();
+      txn.request = msg;
+      this.pending.push(txn);
+      this.current[0] = txn;
+    }
+  }
+
+  headersComplete(kind: MessageKind, msg: HttpMessage): number {
+    if (kind === 'request') return BODY_NORMAL;
+    const status = msg.head?.statusCode ?? 0;
+    if (status >= 100 && status < 200 && status !== 101) {
+      // Interim: belongs to the oldest unanswered request and is never its final response.
+      const txn = this.pending[0];
+      if (txn) txn.interim.push({ status, ts: msg.ts });
+      else this.anomalyFor(null, 'interim-without-request', `${status} response with no request outstanding`, msg.ts);
+      this.current[1] = null;
+      return BODY_NONE;
+    }
+    let txn = this.pending.shift();
+    if (!txn) {
+      txn = this.newTransaction();
+      this.anomalyFor(txn, 'response-without-request', `status ${status} with no request seen`, msg.ts);
+    }
+    txn.response = msg;
+    this.current[1] = txn;
+    const method = txn.request?.head?.method;
+    if (status === 101) return BODY_UPGRADE;
+    if (method === 'CONNECT' && status >= 200 && status < 300) return BODY_UPGRADE;
+    if (method === 'HEAD') return BODY_NONE;
+    return BODY_NORMAL;
+  }
+
+  body(kind: MessageKind, msg: HttpMessage, chunk: Buffer, hole: boolean): void {
+    const txn = this.current[kind === 'request' ? 0 : 1];
+    if (!txn) return;
+    if (!msg.body) msg.body = this.sink.openBody(this.conn, txn, msg);
+    msg.body.write(chunk, hole);
+  }
+
+  messageEnd(kind: MessageKind, msg: HttpMessage): void {
+    msg.body?.finish(msg.complete);
+    const i = kind === 'request' ? 0 : 1;
+    const txn = this.current[i];
+    this.current[i] = null;
+    if (!txn) return; // an interim response
+    if (kind === 'request') txn.requestDone = true;
+    else {
+      txn.responseDone = true;
+      if (!txn.requestDone && txn.request) return; // the client is still sending; wait for it
+    }
+    if (txn.responseDone && (txn.requestDone || !txn.request)) this.finalize(txn);
+  }
+
+  switched(kind: MessageKind, rest: Buffer, ts: number): void {
+    if (kind === 'request') {
+      // The client asked to switch (CONNECT or Upgrade); hold its bytes until the server answers.
+      const txn = this.current[0] ?? this.pending[this.pending.length - 1];
+      this.switchPending = txn?.request?.head?.method === 'CONNECT' ? 'connect' : 'upgrade';
+      if (rest.length) this.readers[0].data(rest, ts);
+      return;
+    }
+    // The server agreed: both directions now carry another protocol.
+    const txn = this.lastAnswered;
+    const status = txn?.response?.head?.statusCode;
+    const upgrade = txn?.response?.header('upgrade')?.toLowerCase();
+    this.protocol = status === 101 ? (upgrade === 'websocket' ? 'websocket' : 'upgraded') : 'tunnel';
+    this.readers[0].stop();
+    this.readers[1].stop();
+    if (rest.length) this.readers[1].data(rest, ts);
+  }
+
+  anomaly(kind: string, detail: string, ts: number): void {
+    this.sink.anomaly({ connectionId: this.conn.id }, kind, detail, ts);
+  }
+
+  private newTransaction(): Transaction {
+    const txn = new Transaction(this.ids.take(), this.conn.id, ++this.depth);
+    this.open.add(txn);
+    return txn;
+  }
+
+  private finalize(txn: Transaction): void {
+    if (txn.finalized) return;
+    txn.finalized = true;
+    this.open.delete(txn);
+    const idx = this.pending.indexOf(txn);
+    if (idx >= 0) this.pending.splice(idx, 1);
+    if (txn.response) {
+      this.lastAnswered = txn;
+      // A refused switch: the client's held bytes are HTTP after all.
+      if (this.switchPending && !this.isSwitch(txn)) {
+        this.switchPending = null;
+        this.readers[0].resume();
+      }
+    }
+    this.transactions++;
+    this.sink.transaction(txn);
+  }
+
+  private isSwitch(txn: Transaction): boolean {
+    const status = txn.response?.head?.statusCode ?? 0;
+    return status === 101 || (txn.request?.head?.method === 'CONNECT' && status >= 200 && status < 300);
+  }
+
+  private anomalyFor(txn: Transaction | null, kind: string, detail: string, ts: number): void {
+    if (txn) txn.anomalies.push({ kind, detail, ts });
+    else this.sink.anomaly({ connectionId: this.conn.id }, kind, detail, ts);
+  }
+}
+
+/** Makes an HttpSession for every TCP connection. */
+export class HttpSessionFactory implements StreamFactory {
+  readonly ids = new IdSource();
+  constructor(private readonly sink: HttpSink) {}
+
+  create(conn: ConnectionView): StreamHandler {
+    return new HttpSession(conn, this.sink, this.ids);
+  }
+
+  senderRole(payload: Buffer): 'client' | 'server' | undefined {
+    if (responseStartsAt(payload, 0)) return 'server';
+    if (requestStartsAt(payload, 0)) return 'client';
+    return undefined;
+  }
+}

@@ -1,0 +1,10 @@
+export { extract, UsageError, type ExtractOptions, type Summary } from './extract.js';
+export { openCapture } from './capture/open.js';
+export type { Packet, PacketSource, CaptureFormat } from './capture/types.js';
+export { CaptureError } from './capture/types.js';
+export { PacketDecoder } from './decode/decoder.js';
+export { TcpSegment } from './decode/segment.js';
+export { TcpReassembler } from './tcp/reassembler.js';
+export type { StreamFactory, StreamHandler, ConnectionView, Dir } from './tcp/stream.js';
+export { HttpSessionFactory } from './http/session.js';
+export { SCHEMA_VERSION } from './evidence/schema.js';

@@ -1,0 +1,162 @@
+import type { Dir, StreamHandler } from './stream.js';
+
+interface Pending {
+  off: number;
+  len: number;
+  /** null for a hole of `len` bytes that the capture cut off. */
+  data: Buffer | null;
+  ts: number;
+}
+
+/** Acks further ahead than this are not taken as evidence of unseen bytes. */
+const MAX_ACK_AHEAD = 256 * 1024 * 1024;
+
+/** Counters kept for one direction of a connection. */
+export class HalfStats {
+  packets = 0;
+  /** Payload bytes seen on the wire, retransmissions included. */
+  bytes = 0;
+  /** Bytes delivered in order. */
+  delivered = 0;
+  missing = 0;
+  gaps = 0;
+  retransmitted = 0;
+  outOfOrder = 0;
+  /** Overlapping bytes that disagreed with what was delivered first. */
+  conflicting = 0;
+}
+
+/**
+ * Reassembles one direction. Sequence numbers are turned into 64-bit stream offsets relative
+ * to the first byte, so wraparound at 2^32 is just arithmetic.
+ */
+export class HalfStream {
+  readonly stats = new HalfStats();
+  started = false;
+  /** Sequence number of stream offset 0. */
+  private base = 0;
+  /** Offset of the next byte to deliver. */
+  next = 0;
+  private pending: Pending[] = [];
+  private pendingBytes = 0;
+  /** Offset of the FIN, once seen. */
+  finAt = -1;
+  finDelivered = false;
+  /** Highest offset the peer acknowledged. */
+  acked = 0;
+
+  constructor(private dir: Dir, private readonly handler: () => StreamHandler, private readonly maxPending: number) {}
+
+  setDir(dir: Dir): void {
+    this.dir = dir;
+  }
+
+  /** Offset of a sequence number, taken as the nearest to where the stream is now. */
+  offsetOf(seq: number): number {
+    return this.next + ((seq - ((this.base + this.next) >>> 0)) | 0);
+  }
+
+  start(seq: number): void {
+    this.base = seq >>> 0;
+    this.started = true;
+  }
+
+  segment(seq: number, payload: Buffer, fin: boolean, ts: number, missingTail: number): void {
+    const off = this.offsetOf(seq);
+    if (payload.length > 0) this.insert(off, payload, ts);
+    if (missingTail > 0) {
+      // Bytes the snaplen cut off: they were sent, so the stream has a hole there.
+      this.insert(off + payload.length, null, ts, missingTail);
+    }
+    if (fin && this.finAt < 0) this.finAt = off + payload.length + missingTail;
+    this.maybeFin(ts);
+  }
+
+  ack(offset: number): void {
+    if (offset > this.acked) this.acked = offset;
+  }
+
+  private insert(off: number, data: Buffer | null, ts: number, holeLen = 0): void {
+    const len = data ? data.length : holeLen;
+    const end = off + len;
+    if (end <= this.next) {
+      if (data) this.stats.retransmitted++;
+      return;
+    }
+    if (off < this.next) {
+      if (data) data = data.subarray(this.next - off);
+      off = this.next;
+    }
+    if (off === this.next) {
+      this.deliver(data, end - off, ts);
+      this.drain();
+      return;
+    }
+    this.stats.outOfOrder++;
+    // Copied: the packet buffer is only ours for the duration of the callback.
+    const item: Pending = { off, len: end - off, data: data ? Buffer.from(data) : null, ts };
+    let i = this.pending.length;
+    while (i > 0 && this.pending[i - 1].off > off) i--;
+    this.pending.splice(i, 0, item);
+    this.pendingBytes += data ? data.length : 0;
+    if (this.pendingBytes > this.maxPending) this.forceGap(ts);
+  }
+
+  private deliver(data: Buffer | null, len: number, ts: number): void {
+    if (data) {
+      this.stats.delivered += len;
+      this.next += len;
+      this.handler().data(this.dir, data, ts);
+    } else {
+      this.gapTo(this.next + len, ts);
+    }
+  }
+
+  private gapTo(off: number, ts: number): void {
+    const len = off - this.next;
+    if (len <= 0) return;
+    this.stats.missing += len;
+    this.stats.gaps++;
+    this.next = off;
+    this.handler().gap(this.dir, len, ts);
+  }
+
+  private drain(): void {
+    while (this.pending.length > 0 && this.pending[0].off <= this.next) {
+      const p = this.pending.shift()!;
+      if (p.data) this.pendingBytes -= p.data.length;
+      const end = p.off + p.len;
+      if (end <= this.next) { if (p.data) this.stats.retransmitted++; continue; }
+      const skip = this.next - p.off;
+      this.deliver(p.data ? p.data.subarray(skip) : null, p.len - skip, p.ts);
+    }
+  }
+
+  /** Too much is buffered behind a hole: give up waiting for it. */
+  private forceGap(ts: number): void {
+    while (this.pending.length > 0 && this.pendingBytes > this.maxPending / 2) {
+      this.gapTo(this.pending[0].off, ts);
+      this.drain();
+    }
+  }
+
+  private maybeFin(ts: number): void {
+    if (!this.finDelivered && this.finAt >= 0 && this.next >= this.finAt && this.pending.length === 0) {
+      this.finDelivered = true;
+      this.handler().fin(this.dir, ts);
+    }
+  }
+
+  /** The connection is ending: whatever is still missing becomes a gap, buffered bytes follow. */
+  flush(ts: number): void {
+    while (this.pending.length > 0) {
+      this.gapTo(this.pending[0].off, ts);
+      this.drain();
+    }
+    let end = this.finAt >= 0 ? this.finAt : this.acked - this.next <= MAX_ACK_AHEAD ? this.acked : this.next;
+    // An ack one past the last byte is most likely a FIN we never saw, not a lost byte.
+    if (this.finAt < 0 && this.acked === this.next + 1) end = this.next;
+    if (end > this.next) this.gapTo(end, ts);
+    this.maybeFin(ts);
+  }
+}

@@ -1,0 +1,132 @@
+import { ACK, FIN, RST, SYN, formatIp, type TcpSegment } from '../decode/segment.js';
+import { Connection } from './connection.js';
+import type { RolesFrom, StreamFactory } from './stream.js';
+
+export interface TcpOptions {
+  /** Bytes buffered behind a hole, per direction, before the hole is declared a gap. */
+  maxPendingPerDir: number;
+  /** Seconds of capture time without a packet after which a connection is ended. */
+  idleTimeout: number;
+}
+
+export const DEFAULT_TCP_OPTIONS: TcpOptions = {
+  maxPendingPerDir: 16 * 1024 * 1024,
+  idleTimeout: 600,
+};
+
+/** Ended connections linger this long (capture time) so their stray packets are recognised. */
+const LINGER = 120;
+const SWEEP_EVERY = 10;
+
+/** Connection table: finds each segment's connection and hands it to that direction's stream. */
+export class TcpReassembler {
+  private readonly table = new Map<string, Connection>();
+  private nextId = 1;
+  private lastSweep = 0;
+  private now = 0;
+  connections = 0;
+  /** Packets that belonged to a connection already over (late ACKs, stray retransmissions). */
+  stray = 0;
+
+  constructor(private readonly factory: StreamFactory, private readonly opts: TcpOptions = DEFAULT_TCP_OPTIONS) {}
+
+  segment(seg: TcpSegment): void {
+    const ts = seg.ts;
+    if (ts > this.now) this.now = ts;
+    // Endpoint keys: raw address bytes plus the port as one UTF-16 unit; short and copy-free to compare.
+    const srcKey = seg.src.toString('latin1') + String.fromCharCode(seg.srcPort);
+    const dstKey = seg.dst.toString('latin1') + String.fromCharCode(seg.dstPort);
+    const key = srcKey < dstKey ? srcKey + '|' + dstKey : dstKey + '|' + srcKey;
+    const flags = seg.flags;
+    const syn = (flags & SYN) !== 0;
+    const clientSyn = syn && (flags & ACK) === 0;
+    let conn = this.table.get(key);
+    if (conn && clientSyn && (conn.ended || conn.clientIsn !== seg.seq && (conn.clientIsn >= 0 || conn.carriedData()))) {
+      // A fresh SYN on a known 4-tuple: the old connection is over and a new one begins.
+      if (!conn.ended) conn.end('port-reuse', ts);
+      conn = undefined;
+    }
+    if (conn?.ended) {
+      this.stray++;
+      return;
+    }
+    if (!conn) {
+      conn = this.open(seg, key, srcKey, dstKey, clientSyn ? 'syn' : syn ? 'syn-ack' : 'ports');
+    }
+    if (!conn.rolesChecked && seg.payload.length > 0) this.checkRoles(conn, srcKey, seg.payload);
+    const dir = conn.dirOf(srcKey);
+    const half = conn.half[dir];
+    half.stats.packets++;
+    half.stats.bytes += seg.payload.length;
+    conn.lastTs = ts;
+    if (flags & RST) {
+      conn.rst = true;
+      conn.end('rst', ts);
+      return;
+    }
+    let seq = seg.seq;
+    if (syn) {
+      if (clientSyn) { conn.synSeen = true; conn.clientIsn = seg.seq; } else conn.synAckSeen = true;
+      if (!half.started) half.start(seq + 1);
+      seq = (seq + 1) >>> 0; // The SYN takes one sequence number; TFO data follows it.
+    } else if (!half.started) {
+      half.start(seq);
+    }
+    const peer = conn.half[dir ^ 1];
+    if (flags & ACK && peer.started) peer.ack(peer.offsetOf(seg.ack));
+    if (seg.payload.length > 0 || flags & FIN || seg.missingTail > 0) {
+      half.segment(seq, seg.payload, (flags & FIN) !== 0, ts, seg.missingTail);
+    }
+    if (conn.half[0].finDelivered && conn.half[1].finDelivered) conn.end('fin', ts);
+    if (ts - this.lastSweep >= SWEEP_EVERY) this.sweep(ts);
+  }
+
+  /** End of input: every connection still open ends now. */
+  finish(): void {
+    for (const conn of this.table.values()) conn.end('end-of-input', conn.lastTs);
+    this.table.clear();
+  }
+
+  get openConnections(): number {
+    return this.table.size;
+  }
+
+  private open(seg: TcpSegment, key: string, srcKey: string, dstKey: string, rolesFrom: RolesFrom): Connection {
+    const src = { ip: formatIp(seg.src), port: seg.srcPort, endpoint: srcKey };
+    const dst = { ip: formatIp(seg.dst), port: seg.dstPort, endpoint: dstKey };
+    let srcIsClient: boolean;
+    if (rolesFrom === 'syn') srcIsClient = true;
+    else if (rolesFrom === 'syn-ack') srcIsClient = false;
+    else srcIsClient = seg.srcPort > seg.dstPort; // The lower port is the better guess for the server.
+    const conn = new Connection(
+      this.nextId++, key, seg.ipVersion,
+      srcIsClient ? src : dst, srcIsClient ? dst : src,
+      rolesFrom, seg.tunnel, seg.ts, this.opts.maxPendingPerDir,
+    );
+    conn.handler = this.factory.create(conn);
+    this.table.set(key, conn);
+    this.connections++;
+    return conn;
+  }
+
+  private checkRoles(conn: Connection, srcKey: string, payload: Buffer): void {
+    conn.rolesChecked = true;
+    if (conn.rolesFrom !== 'ports') return;
+    const role = this.factory.senderRole?.(payload);
+    if (!role) return;
+    const srcIsClient = conn.dirOf(srcKey) === 0;
+    if ((role === 'client') !== srcIsClient) conn.swapRoles();
+    else conn.rolesFrom = 'content';
+  }
+
+  private sweep(now: number): void {
+    this.lastSweep = now;
+    for (const [key, conn] of this.table) {
+      if (conn.ended) {
+        if (now - conn.endTs > LINGER) this.table.delete(key);
+      } else if (now - conn.lastTs > this.opts.idleTimeout) {
+        conn.end('timeout', conn.lastTs);
+      }
+    }
+  }
+}

@@ -1,0 +1,584 @@
+// Real-traffic capture: server + clients in network namespaces, tcpdump on the
+// client's veth, ground truth from the server.
+//
+//   const cap = await makeCapture({ scenario: 'full', dir: '/tmp/hf' });
+//   // cap = { pcap, pcapng, truth (array sorted by request arrival), truthFile,
+//   //         truthDoc, mode, packets, dropped, server, client, durationMs, expected }
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { withLink, run } from './netns.js';
+import { uploadBody } from './content.js';
+import { pcapToPcapng, countPcapPackets } from './pcapng.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SERVER_JS = path.join(HERE, 'server.js');
+const RAWCLIENT_JS = path.join(HERE, 'rawclient.js');
+const NODE = process.execPath;
+
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function haveCmd(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+// ---------------------------------------------------------------------------
+// Scenario definitions. Each step is one client connection (or one curl
+// invocation that keeps one connection alive). `reqs` lists what the server
+// must see, in order: {tag, method, path}.
+
+/** Helpers building steps. t() allocates tags t01, t02, ... */
+function scenarioBuilder() {
+  let n = 0;
+  const t = () => `t${String(++n).padStart(2, '0')}`;
+  return { t };
+}
+
+/**
+ * curl step. items: [{method, path, args?: [...], head?: bool}]
+ * All items go into ONE curl invocation separated by --next, so curl keeps
+ * one connection alive for all of them (unless the server closes it).
+ */
+function curlStep({ family = 4, port = 'main', items, label }) {
+  return { kind: 'curl', family, port, items, label };
+}
+
+function rawStep({ family = 4, port = 'main', rcase, items, size, label }) {
+  return { kind: 'raw', family, port, rcase, items, size, label };
+}
+
+const SCENARIOS = {
+  full() {
+    const { t } = scenarioBuilder();
+    const AE = ['-H', 'Accept-Encoding: gzip, deflate'];
+    const steps = [];
+    // C1: keep-alive GETs of every plain kind, 0 B .. 5 MiB
+    steps.push(curlStep({
+      label: 'keep-alive GETs (html, png, text, bin up to 5 MiB, empty)',
+      items: [
+        { method: 'GET', path: `/${t()}/page.html` },
+        { method: 'GET', path: `/${t()}/img/logo.png` },
+        { method: 'GET', path: `/${t()}/text/1.txt` },
+        { method: 'GET', path: `/${t()}/text/20000.txt` },
+        { method: 'GET', path: `/${t()}/bin/65536.bin` },
+        { method: 'GET', path: `/${t()}/bin/5242880.bin` },
+        { method: 'GET', path: `/${t()}/empty` },
+      ],
+    }));
+    // C2: content-coded and chunked responses
+    steps.push(curlStep({
+      label: 'coded + chunked responses',
+      items: [
+        { method: 'GET', path: `/${t()}/gzip/30000.html`, args: AE },
+        { method: 'GET', path: `/${t()}/gzip-chunked/50000.csv`, args: AE },
+        { method: 'GET', path: `/${t()}/deflate/8000.txt`, args: AE },
+        { method: 'GET', path: `/${t()}/chunked/40000.json` },
+        { method: 'GET', path: `/${t()}/chunked/200000.json` },
+      ],
+    }));
+    // C3: status codes without/with small bodies
+    steps.push(curlStep({
+      label: 'status 204/304/404/302',
+      items: [
+        { method: 'GET', path: `/${t()}/status/204` },
+        { method: 'GET', path: `/${t()}/status/304`, args: ['-H', 'If-None-Match: "abc"'] },
+        { method: 'GET', path: `/${t()}/status/404` },
+        { method: 'GET', path: `/${t()}/redirect` },
+      ],
+    }));
+    // C4: HEAD then GET on the same connection
+    steps.push(curlStep({
+      label: 'HEAD x2 then GET on one connection',
+      items: [
+        { method: 'HEAD', path: `/${t()}/page.html`, head: true },
+        { method: 'HEAD', path: `/${t()}/bin/100000.bin`, head: true },
+        { method: 'GET', path: `/${t()}/text/3000.txt` },
+      ],
+    }));
+    // C5: close-delimited body
+    steps.push(curlStep({
+      label: 'close-delimited body',
+      items: [{ method: 'GET', path: `/${t()}/close/30000.txt` }],
+    }));
+    // C6: big POST (1.2 MB: curl sends Expect: 100-continue) + small form post
+    steps.push(curlStep({
+      label: 'POST 1.2 MB (Expect: 100-continue) + form POST',
+      items: [
+        {
+          method: 'POST',
+          path: `/${t()}/upload/big.bin`,
+          upload: { size: 1200000 },
+          args: ['-H', 'Content-Type: application/octet-stream', '--data-binary', '@UPLOAD'],
+        },
+        { method: 'POST', path: `/${t()}/form`, args: ['-d', 'name=alice&msg=hello+world&n=42'] },
+      ],
+    }));
+    // C7: chunked upload + PUT
+    steps.push(curlStep({
+      label: 'chunked POST upload + PUT',
+      items: [
+        {
+          method: 'POST',
+          path: `/${t()}/upload/chunked.bin`,
+          upload: { size: 200000 },
+          args: ['-H', 'Transfer-Encoding: chunked', '-H', 'Content-Type: application/octet-stream',
+            '--data-binary', '@UPLOAD'],
+        },
+        { method: 'PUT', path: `/${t()}/put/file.bin`, upload: { size: 300000 }, args: ['-T', 'UPLOAD'] },
+      ],
+    }));
+    // C8: IPv6
+    steps.push(curlStep({
+      label: 'IPv6 connection',
+      family: 6,
+      items: [
+        { method: 'GET', path: `/${t()}/text/5000.txt` },
+        { method: 'GET', path: `/${t()}/gzip/12000.html`, args: AE },
+      ],
+    }));
+    // C9: port 8080, the second >5 MiB body
+    steps.push(curlStep({
+      label: 'port 8080',
+      port: 'alt',
+      items: [
+        { method: 'GET', path: `/${t()}/bin/5300000.bin` },
+        { method: 'GET', path: `/${t()}/chunked/1000.json` },
+      ],
+    }));
+    // Raw client cases
+    steps.push(rawStep({
+      label: 'pipelining: 5 requests in one write',
+      rcase: 'pipeline',
+      items: [
+        { method: 'GET', path: `/${t()}/text/100.txt` },
+        { method: 'GET', path: `/${t()}/chunked/3000.json` },
+        { method: 'HEAD', path: `/${t()}/page.html` },
+        { method: 'GET', path: `/${t()}/gzip/2000.html` },
+        { method: 'GET', path: `/${t()}/img/icon.png` },
+      ],
+    }));
+    steps.push(rawStep({
+      label: 'hand-written chunked POST with chunk extensions + trailer',
+      rcase: 'chunked-post',
+      size: 30000,
+      items: [{ method: 'POST', path: `/${t()}/upload/raw-chunked.bin` }],
+    }));
+    steps.push(rawStep({
+      label: 'HTTP/1.0 without Host',
+      rcase: 'http10',
+      items: [{ method: 'GET', path: `/${t()}/text/500.txt` }],
+    }));
+    return steps;
+  },
+
+  sample() {
+    const { t } = scenarioBuilder();
+    const AE = ['-H', 'Accept-Encoding: gzip, deflate'];
+    return [
+      curlStep({
+        label: 'keep-alive GETs',
+        items: [
+          { method: 'GET', path: `/${t()}/page.html` },
+          { method: 'GET', path: `/${t()}/img/logo.png` },
+          { method: 'GET', path: `/${t()}/text/2000.txt` },
+          { method: 'GET', path: `/${t()}/status/404` },
+          { method: 'GET', path: `/${t()}/redirect` },
+        ],
+      }),
+      curlStep({
+        label: 'coded + chunked',
+        items: [
+          { method: 'GET', path: `/${t()}/gzip/20000.html`, args: AE },
+          { method: 'GET', path: `/${t()}/chunked/6000.json` },
+          { method: 'GET', path: `/${t()}/gzip-chunked/10000.csv`, args: AE },
+          { method: 'GET', path: `/${t()}/deflate/3000.txt`, args: AE },
+        ],
+      }),
+      curlStep({
+        label: 'HEAD + POSTs',
+        items: [
+          { method: 'HEAD', path: `/${t()}/page.html`, head: true },
+          { method: 'POST', path: `/${t()}/form`, args: ['-d', 'name=alice&msg=hello+world'] },
+          {
+            method: 'POST',
+            path: `/${t()}/upload/small.bin`,
+            upload: { size: 20000 },
+            args: ['-H', 'Content-Type: application/octet-stream', '--data-binary', '@UPLOAD'],
+          },
+        ],
+      }),
+      curlStep({
+        label: 'close-delimited body',
+        items: [{ method: 'GET', path: `/${t()}/close/5000.txt` }],
+      }),
+      curlStep({
+        label: 'IPv6 on port 8080',
+        family: 6,
+        port: 'alt',
+        items: [
+          { method: 'GET', path: `/${t()}/text/1000.txt` },
+          { method: 'GET', path: `/${t()}/status/304` },
+        ],
+      }),
+      rawStep({
+        label: 'pipelining: 3 GETs in one write',
+        rcase: 'pipeline',
+        items: [
+          { method: 'GET', path: `/${t()}/text/100.txt` },
+          { method: 'GET', path: `/${t()}/chunked/800.json` },
+          { method: 'GET', path: `/${t()}/bin/4096.bin` },
+        ],
+      }),
+      rawStep({
+        label: 'hand-written chunked POST',
+        rcase: 'chunked-post',
+        size: 5000,
+        items: [{ method: 'POST', path: `/${t()}/upload/raw-chunked.bin` }],
+      }),
+      rawStep({
+        label: 'HTTP/1.0 without Host',
+        rcase: 'http10',
+        items: [{ method: 'GET', path: `/${t()}/text/300.txt` }],
+      }),
+    ];
+  },
+};
+
+export const SCENARIO_NAMES = Object.keys(SCENARIOS);
+
+/** The expected request list of a scenario: [{tag, method, path, step, label}]. */
+export function scenarioPlan(scenario) {
+  const mk = SCENARIOS[scenario];
+  if (!mk) throw new Error(`unknown scenario ${scenario} (have: ${SCENARIO_NAMES.join(', ')})`);
+  const steps = mk();
+  const reqs = [];
+  steps.forEach((s, i) => {
+    for (const it of s.items) {
+      reqs.push({ tag: it.path.split('/')[1], method: it.method, path: it.path, step: i + 1, label: s.label });
+    }
+  });
+  return { steps, reqs };
+}
+
+// ---------------------------------------------------------------------------
+
+function urlFor(link, ports, step, p) {
+  const port = step.port === 'alt' ? ports[1] : ports[0];
+  const host = step.family === 6 ? `[${link.serverIp6}]` : link.serverIp;
+  return `http://${host}${port === 80 ? '' : `:${port}`}${p}`;
+}
+
+function curlArgs(link, ports, step, uploadDir) {
+  const args = [];
+  step.items.forEach((it, i) => {
+    if (i > 0) args.push('--next');
+    args.push('-q', '--http1.1', '-sS', '--noproxy', '*', '--max-time', '30', '--connect-timeout', '5');
+    args.push('-A', 'extract-http-harness (curl)');
+    if (step.family === 6) args.push('-6');
+    else args.push('-4');
+    args.push('-o', '/dev/null', '-w', `${it.path} %{http_code} %{num_connects} %{size_download} %{size_upload}\\n`);
+    if (it.head) args.push('-I');
+    let extra = it.args || [];
+    if (it.upload) {
+      const f = path.join(uploadDir, `${it.path.split('/')[1]}.upload`);
+      fs.writeFileSync(f, uploadBody(it.path, it.upload.size));
+      extra = extra.map((a) => (a === '@UPLOAD' ? `@${f}` : a === 'UPLOAD' ? f : a));
+    }
+    args.push(...extra);
+    if (it.method === 'PUT' && !extra.includes('-T')) args.push('-X', 'PUT');
+    args.push(urlFor(link, ports, step, it.path));
+  });
+  return args;
+}
+
+function rawArgs(link, ports, step) {
+  const port = step.port === 'alt' ? ports[1] : ports[0];
+  const host = step.family === 6 ? link.serverIp6 : link.serverIp;
+  const args = [RAWCLIENT_JS, '--host', host, '--port', String(port), '--case', step.rcase];
+  if (step.rcase === 'pipeline') {
+    for (const it of step.items) args.push(it.method === 'HEAD' ? '--head' : '--get', it.path);
+  } else {
+    args.push('--path', step.items[0].path);
+    if (step.size) args.push('--size', String(step.size));
+  }
+  return args;
+}
+
+/** Wait for a line matching re on a child's stream. */
+function waitForLine(child, stream, re, timeoutMs, what) {
+  return new Promise((resolve, reject) => {
+    let acc = '';
+    const t = setTimeout(() => {
+      cleanup();
+      reject(new Error(`timeout waiting for ${what}; got: ${acc.slice(-500)}`));
+    }, timeoutMs);
+    const onData = (d) => {
+      acc += d.toString();
+      const m = re.exec(acc);
+      if (m) {
+        cleanup();
+        resolve(m);
+      }
+    };
+    const onExit = (code, sig) => {
+      cleanup();
+      reject(new Error(`${what}: process exited (${code ?? sig}) before ready: ${acc.slice(-500)}`));
+    };
+    function cleanup() {
+      clearTimeout(t);
+      child[stream].off('data', onData);
+      child.off('exit', onExit);
+    }
+    child[stream].on('data', onData);
+    child.once('exit', onExit);
+  });
+}
+
+function waitExit(child, timeoutMs) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode ?? child.signalCode);
+  return new Promise((resolve) => {
+    const t = setTimeout(() => {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        /* ignore */
+      }
+    }, timeoutMs);
+    child.once('exit', (code, sig) => {
+      clearTimeout(t);
+      resolve(code ?? sig);
+    });
+  });
+}
+
+const PROBE_JS = `
+const net = require('net');
+const targets = JSON.parse(process.argv[1]);
+const deadline = Date.now() + 10000;
+function one(t) {
+  return new Promise((res) => {
+    const s = net.connect({ host: t[0], port: t[1] });
+    s.setTimeout(1000);
+    s.once('connect', () => { s.end(); res(true); });
+    s.once('error', () => { s.destroy(); res(false); });
+    s.once('timeout', () => { s.destroy(); res(false); });
+  });
+}
+(async () => {
+  for (const t of targets) {
+    while (!(await one(t))) {
+      if (Date.now() > deadline) { console.error('unreachable ' + t.join(' ')); process.exit(1); }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+})();
+`;
+
+/**
+ * Run a scenario and capture it.
+ * @param {{scenario: string, dir: string, timeoutMs?: number, loopback?: boolean, verbose?: boolean}} o
+ */
+export async function makeCapture({ scenario, dir, timeoutMs = 60000, loopback = false, verbose = false } = {}) {
+  const plan = scenarioPlan(scenario);
+  fs.mkdirSync(dir, { recursive: true });
+  const pcap = path.join(dir, `${scenario}.pcap`);
+  const pcapng = path.join(dir, `${scenario}.pcapng`);
+  const truthFile = path.join(dir, `${scenario}.truth.json`);
+  const serverTruth = path.join(dir, `.${scenario}.server-truth.${process.pid}.jsonl`);
+  for (const f of [pcap, pcapng, truthFile, serverTruth]) fs.rmSync(f, { force: true });
+  const t0 = Date.now();
+  const log = (...a) => {
+    if (verbose) console.error(`[capture +${Date.now() - t0}ms]`, ...a);
+  };
+  if (!haveCmd('tcpdump')) throw new Error('tcpdump not found (apt-get install -y tcpdump)');
+
+  const children = [];
+  const killAll = () => {
+    for (const c of children) {
+      try {
+        if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      } catch {
+        /* ignore */
+      }
+    }
+  };
+  const onSpawn = (c) => children.push(c);
+  const uploadDir = fs.mkdtempSync(path.join(os.tmpdir(), 'xh-upload-'));
+
+  const body = async (link) => {
+    log(`link mode=${link.mode} dev=${link.dev} ${link.clientIp} -> ${link.serverIp} / ${link.serverIp6}`);
+    const needs6 = plan.steps.some((s) => s.family === 6);
+    const steps = plan.steps.filter((s) => s.family !== 6 || link.serverIp6);
+    if (needs6 && !link.serverIp6) console.error('[capture] WARNING: IPv6 unavailable, IPv6 steps skipped');
+
+    // 1. server
+    const wantPorts = link.mode === 'netns' ? [80, 8080] : [0, 0];
+    const srvArgs = [SERVER_JS, '--truth', serverTruth, '--host', link.serverIp6 || link.mode !== 'netns' ? '::' : '0.0.0.0'];
+    for (const p of wantPorts) srvArgs.push('--port', String(p));
+    const server = link.spawn(link.serverNs, NODE, srvArgs);
+    children.push(server);
+    let serverErr = '';
+    server.stderr.on('data', (d) => (serverErr += d.toString()));
+    const m = await waitForLine(server, 'stdout', /READY (\{.*\})\n/, 10000, 'server');
+    const ready = JSON.parse(m[1]);
+    const ports = ready.ports;
+    log('server ready', ready);
+
+    // 2. make sure every address/port is reachable before capturing
+    const targets = [];
+    for (const s of steps) {
+      const host = s.family === 6 ? link.serverIp6 : link.serverIp;
+      const port = s.port === 'alt' ? ports[1] : ports[0];
+      if (!targets.some((x) => x[0] === host && x[1] === port)) targets.push([host, port]);
+    }
+    const pr = await link.exec(link.clientNs, NODE, ['-e', PROBE_JS, JSON.stringify(targets)], { timeout: 15000, onSpawn });
+    if (pr.code !== 0) throw new Error(`server not reachable: ${pr.stderr}`);
+    log('probe ok', targets);
+
+    // 3. tcpdump in the client namespace
+    const filter = link.mode === 'netns' ? 'tcp' : `tcp and (${ports.map((p) => `port ${p}`).join(' or ')})`;
+    const td = link.spawn(link.clientNs, 'tcpdump', [
+      '-i', link.dev, '-U', '-s', '0', '-n', '--immediate-mode', '-B', '65536', '-Z', 'root', '-w', pcap, filter,
+    ]);
+    children.push(td);
+    let tdErr = '';
+    td.stderr.on('data', (d) => (tdErr += d.toString()));
+    await waitForLine(td, 'stderr', /listening on/, 10000, 'tcpdump');
+    log('tcpdump listening');
+
+    // 4. clients, one connection at a time, in plan order
+    const clientLog = [];
+    for (const s of steps) {
+      let r;
+      if (s.kind === 'curl') {
+        const args = curlArgs(link, ports, s, uploadDir);
+        r = await link.exec(link.clientNs, 'curl', args, { timeout: 35000, onSpawn });
+        const conns = r.stdout
+          .trim()
+          .split('\n')
+          .reduce((a, l) => a + Number(l.split(' ')[2] || 0), 0);
+        clientLog.push({ label: s.label, code: r.code, connections: conns, out: r.stdout.trim() });
+        if (r.code !== 0) throw new Error(`curl failed (${r.code}) for "${s.label}": ${r.stderr}`);
+      } else {
+        r = await link.exec(link.clientNs, NODE, rawArgs(link, ports, s), { timeout: 25000, onSpawn });
+        clientLog.push({ label: s.label, code: r.code, connections: 1, out: r.stdout.trim() });
+        if (r.code !== 0) throw new Error(`rawclient failed (${r.code}) for "${s.label}": ${r.stderr}`);
+      }
+      log(`step done: ${s.label}`);
+    }
+
+    // 5. let the last FIN/ACKs through, stop tcpdump, stop the server
+    await sleep(300);
+    td.kill('SIGINT');
+    await waitExit(td, 5000);
+    const st = {
+      captured: Number((/(\d+) packets? captured/.exec(tdErr) || [])[1] ?? NaN),
+      received: Number((/(\d+) packets? received by filter/.exec(tdErr) || [])[1] ?? NaN),
+      dropped: Number((/(\d+) packets? dropped by kernel/.exec(tdErr) || [])[1] ?? NaN),
+    };
+    log('tcpdump stopped', st);
+    server.kill('SIGTERM');
+    await waitExit(server, 5000);
+    if (serverErr.trim()) log('server stderr:', serverErr.trim());
+    return { link, ports, st, clientLog, steps };
+  };
+
+  // Guard: on timeout every child is SIGKILLed, which makes every pending
+  // wait in body() finish, so withLink() still tears the namespaces down
+  // before we report the failure.
+  let timer;
+  let timedOut = false;
+  let result;
+  try {
+    timer = setTimeout(() => {
+      timedOut = true;
+      killAll();
+    }, timeoutMs);
+    result = await withLink(body, { loopback, verbose });
+    if (timedOut) throw new Error('late');
+  } catch (e) {
+    killAll();
+    fs.rmSync(serverTruth, { force: true });
+    if (timedOut) throw new Error(`capture "${scenario}" timed out after ${timeoutMs} ms (${e.message})`);
+    throw e;
+  } finally {
+    clearTimeout(timer);
+    killAll();
+    fs.rmSync(uploadDir, { recursive: true, force: true });
+  }
+
+  const { link, ports, st, clientLog, steps } = result;
+
+  // Ground truth
+  if (!fs.existsSync(serverTruth)) throw new Error('server wrote no truth');
+  const truth = fs
+    .readFileSync(serverTruth, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l))
+    .sort((a, b) => a.seq - b.seq);
+  fs.rmSync(serverTruth, { force: true });
+
+  const expected = plan.reqs.filter((r) => steps.some((s) => s.items.some((it) => it.path === r.path)));
+  const missing = expected.filter((r) => !truth.some((x) => x.tag === r.tag && x.method === r.method));
+  if (missing.length) {
+    throw new Error(`server did not record: ${missing.map((r) => `${r.method} ${r.path}`).join(', ')}`);
+  }
+
+  // pcap checks + pcapng
+  if (!fs.existsSync(pcap)) throw new Error(`tcpdump wrote no ${pcap}: ${st}`);
+  const packets = countPcapPackets(pcap);
+  if (st.dropped > 0) console.error(`[capture] WARNING: tcpdump dropped ${st.dropped} packets`);
+  if (haveCmd('editcap')) {
+    const r = await run('editcap', ['-F', 'pcapng', pcap, pcapng], { timeout: 30000 });
+    if (r.code !== 0) throw new Error(`editcap failed: ${r.stderr}`);
+  } else {
+    pcapToPcapng(pcap, pcapng);
+  }
+
+  const truthDoc = {
+    scenario,
+    mode: link.mode,
+    mode_reason: link.reason || null,
+    dev: link.dev,
+    server: { ip: link.serverIp, ip6: link.serverIp6, ports },
+    client: { ip: link.clientIp, ip6: link.clientIp6 },
+    capture: { packets, tcpdump_captured: st.captured, tcpdump_dropped: st.dropped },
+    connections: clientLog.map((c) => ({ label: c.label, connections: c.connections })),
+    transactions: truth,
+  };
+  fs.writeFileSync(truthFile, JSON.stringify(truthDoc, null, 1) + '\n');
+
+  return {
+    pcap,
+    pcapng,
+    truth,
+    truthDoc,
+    truthFile,
+    mode: link.mode,
+    packets,
+    dropped: st.dropped,
+    server: truthDoc.server,
+    client: truthDoc.client,
+    expected,
+    durationMs: Date.now() - t0,
+  };
+}
+
+// CLI: node test/harness/capture.js SCENARIO DIR
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [scenario = 'full', dir = '/tmp/xh-capture'] = process.argv.slice(2);
+  makeCapture({ scenario, dir, verbose: true })
+    .then((c) => {
+      console.log(JSON.stringify({ ...c, truth: `${c.truth.length} transactions`, truthDoc: undefined, expected: undefined }, null, 1));
+    })
+    .catch((e) => {
+      console.error(e);
+      process.exit(1);
+    });
+}

@@ -1,0 +1,417 @@
+#!/usr/bin/env node
+// Harness HTTP server: deterministic content chosen by URL, ground truth
+// appended as one JSON line per completed exchange (written + fsync'd when the
+// response finishes, so everything completed is on disk before SIGTERM).
+//
+//   node test/harness/server.js --port 80 --port 8080 --truth FILE [--host ::]
+//
+// Prints "READY {json}" on stdout once every port listens (--port 0 picks a
+// free port; the READY line gives the real ones).
+//
+// Routes (<tag> is a per-request unique id such as t07):
+//   /<tag>/text/<n>.txt        text/plain, n bytes, Content-Length
+//   /<tag>/bin/<n>.bin         application/octet-stream, n pseudo-random bytes
+//   /<tag>/img/<name>.png      small valid PNG
+//   /<tag>/page.html           text/html
+//   /<tag>/chunked/<n>.json    application/json, n bytes, Transfer-Encoding: chunked
+//   /<tag>/gzip/<n>.html       gzip + Content-Length (identity n bytes)
+//   /<tag>/gzip-chunked/<n>.csv gzip + chunked
+//   /<tag>/deflate/<n>.txt     deflate (zlib-wrapped) + Content-Length
+//   /<tag>/empty               200, Content-Length: 0
+//   /<tag>/status/<code>       204/304 without body, others small html
+//   /<tag>/redirect            302 + Location + small html
+//   /<tag>/close/<n>.txt       close-delimited body (no CL, no chunked)
+//   POST/PUT anything          201 {"received":N,"sha256":"..."}
+
+import http from 'node:http';
+import fs from 'node:fs';
+import zlib from 'node:zlib';
+import crypto from 'node:crypto';
+import * as C from './content.js';
+
+function parseArgs(argv) {
+  const o = { ports: [], host: '::', truth: null };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = argv[i + 1];
+    if (a === '--port') {
+      o.ports.push(Number(v));
+      i++;
+    } else if (a === '--host') {
+      o.host = v;
+      i++;
+    } else if (a === '--truth') {
+      o.truth = v;
+      i++;
+    } else {
+      throw new Error(`unknown argument ${a}`);
+    }
+  }
+  if (!o.ports.length) o.ports.push(80);
+  if (!o.truth) throw new Error('--truth FILE is required');
+  return o;
+}
+
+const opts = parseArgs(process.argv.slice(2));
+const truthFd = fs.openSync(opts.truth, 'a');
+let reqSeq = 0;
+let connSeq = 0;
+
+function writeTruth(rec) {
+  fs.writeSync(truthFd, JSON.stringify(rec) + '\n');
+  try {
+    fs.fsyncSync(truthFd);
+  } catch {
+    /* e.g. pipes */
+  }
+}
+
+function normAddr(a) {
+  if (!a) return a;
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
+}
+
+function rawHeaderPairs(raw) {
+  const out = [];
+  for (let i = 0; i < raw.length; i += 2) out.push([raw[i], raw[i + 1]]);
+  return out;
+}
+
+/** Parse the header block Node actually wrote (res._header). */
+function parseSentHeader(h) {
+  if (typeof h !== 'string') return { statusLine: null, headers: [] };
+  const lines = h.split('\r\n').filter((l) => l.length);
+  const statusLine = lines.shift() || null;
+  const headers = lines.map((l) => {
+    const i = l.indexOf(':');
+    return [l.slice(0, i), l.slice(i + 1).trim()];
+  });
+  return { statusLine, headers };
+}
+
+function hget(pairs, name) {
+  const n = name.toLowerCase();
+  const p = pairs.find(([k]) => k.toLowerCase() === n);
+  return p ? p[1] : null;
+}
+
+const CT = {
+  txt: 'text/plain; charset=utf-8',
+  html: 'text/html; charset=utf-8',
+  json: 'application/json',
+  csv: 'text/csv; charset=utf-8',
+  bin: 'application/octet-stream',
+  png: 'image/png',
+};
+
+function sizeFrom(file) {
+  const m = /^(\d+)\./.exec(file || '');
+  if (!m) return null;
+  const n = Number(m[1]);
+  return n <= C.MAX_BODY ? n : null;
+}
+
+/** Decide what to send for a GET/HEAD path. */
+function route(path, tag) {
+  const parts = path.split('/');
+  // ['', tag, kind, file]
+  const kind = parts[2] || '';
+  const file = parts[3];
+  const n = sizeFrom(file);
+  const seed = path;
+  const small404 = () => ({
+    status: 404,
+    ct: CT.html,
+    body: Buffer.from(`<!DOCTYPE html>\n<html><body><h1>404 Not Found</h1><p>${path}</p></body></html>\n`),
+    transfer: 'length',
+  });
+  switch (kind) {
+    case 'text':
+      if (n === null) return small404();
+      return { status: 200, ct: CT.txt, body: C.text(seed, n), transfer: 'length' };
+    case 'bin':
+      if (n === null) return small404();
+      return { status: 200, ct: CT.bin, body: C.randomBytes(seed, n), transfer: 'length' };
+    case 'img':
+      return { status: 200, ct: CT.png, body: C.png(seed), transfer: 'length' };
+    case 'page.html':
+      return { status: 200, ct: CT.html, body: C.page(seed, tag), transfer: 'length' };
+    case 'chunked':
+      if (n === null) return small404();
+      return { status: 200, ct: CT.json, body: C.json(seed, n), transfer: 'chunked' };
+    case 'gzip':
+      if (n === null) return small404();
+      return { status: 200, ct: CT.html, body: C.html(seed, n), transfer: 'length', encoding: 'gzip' };
+    case 'gzip-chunked':
+      if (n === null) return small404();
+      return { status: 200, ct: CT.csv, body: C.csv(seed, n), transfer: 'chunked', encoding: 'gzip' };
+    case 'deflate':
+      if (n === null) return small404();
+      return { status: 200, ct: CT.txt, body: C.text(seed, n), transfer: 'length', encoding: 'deflate' };
+    case 'empty':
+      return { status: 200, ct: CT.txt, body: Buffer.alloc(0), transfer: 'length' };
+    case 'status': {
+      const code = Number(file);
+      if (!(code >= 200 && code <= 599)) return small404();
+      if (code === 204) return { status: 204, ct: null, body: Buffer.alloc(0), transfer: 'none' };
+      if (code === 304) {
+        return { status: 304, ct: null, body: Buffer.alloc(0), transfer: 'none', extra: { ETag: `"${tag}-etag"` } };
+      }
+      const reason = http.STATUS_CODES[code] || 'Status';
+      return {
+        status: code,
+        ct: CT.html,
+        body: Buffer.from(`<!DOCTYPE html>\n<html><body><h1>${code} ${reason}</h1><p>${path}</p></body></html>\n`),
+        transfer: 'length',
+      };
+    }
+    case 'redirect': {
+      const loc = `/${tag}/page.html`;
+      return {
+        status: 302,
+        ct: CT.html,
+        body: Buffer.from(`<html><body>Found: <a href="${loc}">${loc}</a></body></html>\n`),
+        transfer: 'length',
+        extra: { Location: loc },
+      };
+    }
+    case 'close':
+      if (n === null) return small404();
+      return { status: 200, ct: CT.txt, body: C.text(seed, n), transfer: 'close' };
+    default:
+      return small404();
+  }
+}
+
+function tick() {
+  return new Promise((r) => setImmediate(r));
+}
+
+async function writePieces(res, pieces) {
+  for (const p of pieces) {
+    if (res.destroyed) return;
+    const ok = res.write(p);
+    if (!ok) await new Promise((r) => res.once('drain', r));
+    else await tick();
+  }
+}
+
+async function handle(req, res, interim) {
+  const tReq = Date.now();
+  const seq = ++reqSeq;
+  const sock = req.socket;
+  // Connection ids are given at the first request, so bare TCP probes
+  // (connect + close, no request) don't consume ids: conn_id 1 = first
+  // connection that carried a request.
+  if (sock._xhId === undefined) sock._xhId = ++connSeq;
+  const connId = sock._xhId;
+  const connReq = ++sock._xhCount;
+  const url = new URL(req.url, 'http://harness.invalid');
+  const path = url.pathname;
+  const tag = path.split('/')[1] || '';
+
+  // Consume (and hash) the request body.
+  const h = crypto.createHash('sha256');
+  let reqLen = 0;
+  for await (const chunk of req) {
+    h.update(chunk);
+    reqLen += chunk.length;
+  }
+  const reqSha = reqLen ? h.digest('hex') : null;
+
+  let spec;
+  if (req.method === 'POST' || req.method === 'PUT') {
+    spec = {
+      status: 201,
+      ct: 'application/json',
+      body: Buffer.from(JSON.stringify({ received: reqLen, sha256: reqSha }) + '\n'),
+      transfer: 'length',
+    };
+  } else {
+    spec = route(path, tag);
+  }
+
+  const noBody = req.method === 'HEAD' || spec.status === 204 || spec.status === 304;
+  let wire = spec.body;
+  if (spec.encoding === 'gzip') wire = zlib.gzipSync(spec.body, { level: 6 });
+  else if (spec.encoding === 'deflate') wire = zlib.deflateSync(spec.body, { level: 6 });
+
+  res.statusCode = spec.status;
+  if (spec.ct) res.setHeader('Content-Type', spec.ct);
+  if (spec.encoding) {
+    res.setHeader('Content-Encoding', spec.encoding);
+    res.setHeader('Vary', 'Accept-Encoding');
+  }
+  for (const [k, v] of Object.entries(spec.extra || {})) res.setHeader(k, v);
+  res.setHeader('X-Harness-Tag', tag);
+
+  const done = new Promise((resolve) => {
+    res.once('finish', resolve);
+    res.once('close', resolve);
+  });
+
+  let transfer = spec.transfer;
+  if (noBody) {
+    if (spec.status !== 204 && spec.status !== 304 && spec.transfer === 'length') {
+      res.setHeader('Content-Length', wire.length); // HEAD announces the GET length
+    }
+    res.end();
+  } else if (spec.transfer === 'length') {
+    res.setHeader('Content-Length', wire.length);
+    res.end(wire);
+  } else if (spec.transfer === 'chunked') {
+    res.setHeader('Transfer-Encoding', 'chunked');
+    await writePieces(res, C.splitVaried(path, wire));
+    res.end();
+  } else if (spec.transfer === 'close') {
+    // Close-delimited: no Content-Length, no chunked, connection closes after.
+    res.useChunkedEncodingByDefault = false;
+    res.shouldKeepAlive = false;
+    await writePieces(res, C.splitVaried(path, wire, 4000));
+    res.end();
+  }
+  await done;
+
+  const sent = parseSentHeader(res._header);
+  const sentTE = (hget(sent.headers, 'Transfer-Encoding') || '').toLowerCase();
+  if (noBody) transfer = 'none';
+  else if (sentTE.includes('chunked')) transfer = 'chunked';
+  else if (hget(sent.headers, 'Content-Length') !== null) transfer = 'length';
+  else transfer = 'close';
+
+  const rawPairs = rawHeaderPairs(req.rawHeaders);
+  const reqTE = (req.headers['transfer-encoding'] || '').toLowerCase();
+  const identityLen = noBody ? 0 : spec.body.length;
+  const rec = {
+    seq,
+    tag,
+    method: req.method,
+    uri: req.url,
+    http_version: req.httpVersion,
+    host: req.headers.host ?? null,
+    user_agent: req.headers['user-agent'] ?? null,
+    request_headers: req.headers,
+    request_raw_headers: rawPairs,
+    request_content_type: req.headers['content-type'] ?? null,
+    request_transfer: reqTE.includes('chunked') ? 'chunked' : req.headers['content-length'] !== undefined ? 'length' : 'none',
+    request_body_len: reqLen,
+    request_sha256: reqSha,
+    request_trailers: Object.keys(req.trailers || {}).length ? req.trailers : null,
+    interim_status: interim,
+    status_code: res.statusCode,
+    reason: res.statusMessage || http.STATUS_CODES[res.statusCode] || '',
+    response_status_line: sent.statusLine,
+    response_headers: sent.headers,
+    response_content_type: spec.ct && !(spec.status === 204 || spec.status === 304) ? spec.ct : null,
+    content_encoding: spec.encoding ?? null,
+    transfer,
+    response_body_len: identityLen,
+    response_sha256: identityLen ? C.sha256(spec.body) : null,
+    response_wire_len: noBody ? 0 : wire.length,
+    response_wire_sha256: noBody || !wire.length ? null : C.sha256(wire),
+    complete: res.writableFinished,
+    conn_id: connId,
+    conn_req: connReq,
+    ip_version: sock._xhFamily,
+    client_ip: sock._xhRemote,
+    client_port: sock._xhRemotePort,
+    server_ip: sock._xhLocal,
+    server_port: sock._xhLocalPort,
+    t_request_ms: tReq,
+    t_response_ms: Date.now(),
+  };
+  writeTruth(rec);
+}
+
+function onRequest(req, res, interim = []) {
+  handle(req, res, interim).catch((e) => {
+    console.error('[server] handler error', e);
+    try {
+      if (!res.headersSent) {
+        res.statusCode = 500;
+        res.end('internal error\n');
+      } else res.destroy();
+    } catch {
+      /* ignore */
+    }
+  });
+}
+
+const servers = [];
+function makeServer() {
+  const s = http.createServer({ requireHostHeader: false, keepAliveTimeout: 15000 }, (req, res) => onRequest(req, res));
+  s.on('checkContinue', (req, res) => {
+    res.writeContinue();
+    onRequest(req, res, [100]);
+  });
+  s.on('connection', (sock) => {
+    sock._xhCount = 0;
+    sock._xhRemote = normAddr(sock.remoteAddress);
+    sock._xhRemotePort = sock.remotePort;
+    sock._xhLocal = normAddr(sock.localAddress);
+    sock._xhLocalPort = sock.localPort;
+    sock._xhFamily = sock._xhRemote && sock._xhRemote.includes(':') ? 6 : 4;
+  });
+  s.on('clientError', (err, sock) => {
+    console.error('[server] clientError', err.code, err.message);
+    if (sock.writable) sock.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+  servers.push(s);
+  return s;
+}
+
+function listen(s, port, host) {
+  return new Promise((resolve, reject) => {
+    const onErr = (e) => reject(e);
+    s.once('error', onErr);
+    const o = { port, host };
+    if (host === '::') o.ipv6Only = false;
+    s.listen(o, () => {
+      s.off('error', onErr);
+      resolve(s.address().port);
+    });
+  });
+}
+
+function shutdown(code = 0) {
+  for (const s of servers) {
+    try {
+      s.closeAllConnections();
+      s.close();
+    } catch {
+      /* ignore */
+    }
+  }
+  try {
+    fs.fsyncSync(truthFd);
+  } catch {
+    /* ignore */
+  }
+  try {
+    fs.closeSync(truthFd);
+  } catch {
+    /* ignore */
+  }
+  process.exit(code);
+}
+
+process.on('SIGTERM', () => shutdown(0));
+process.on('SIGINT', () => shutdown(0));
+
+const ports = [];
+let host = opts.host;
+for (const p of opts.ports) {
+  const s = makeServer();
+  try {
+    ports.push(await listen(s, p, host));
+  } catch (e) {
+    if (host === '::' && ['EAFNOSUPPORT', 'EADDRNOTAVAIL', 'EINVAL'].includes(e.code)) {
+      host = '0.0.0.0';
+      ports.push(await listen(s, p, host));
+    } else {
+      console.error(`[server] cannot listen on ${host}:${p}: ${e.message}`);
+      process.exit(2);
+    }
+  }
+}
+process.stdout.write(`READY ${JSON.stringify({ ports, host, pid: process.pid })}\n`);
