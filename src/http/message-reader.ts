@@ -8,17 +8,22 @@ export interface ReaderOwner {
   /** Returns BODY_NORMAL, BODY_NONE or BODY_UPGRADE. */
   headersComplete(kind: MessageKind, msg: HttpMessage): number;
   body(kind: MessageKind, msg: HttpMessage, chunk: Buffer, hole: boolean): void;
-  messageEnd(kind: MessageKind, msg: HttpMessage): void;
+  /** `how` says why it ended: complete, or cut by a gap, a parse error or the end of the stream. */
+  messageEnd(kind: MessageKind, msg: HttpMessage, how: EndHow): void;
   /** llhttp stopped at a protocol switch (CONNECT or Upgrade); `rest` is what followed. */
   switched(kind: MessageKind, rest: Buffer, ts: number): void;
   anomaly(kind: string, detail: string, ts: number): void;
 }
+
+export type EndHow = 'complete' | 'gap' | 'error' | 'eof' | 'switch';
 
 type Mode = 'seek' | 'parse' | 'held' | 'switched' | 'off';
 type BodyMode = 'none' | 'length' | 'chunked' | 'eof';
 
 /** A direction that shows no message start in this many bytes is not HTTP. */
 const GIVE_UP_AFTER = 64 * 1024;
+/** Longest start-line prefix worth carrying from one chunk to the next while seeking. */
+const CARRY = 24;
 /** Bytes kept of a direction waiting to learn whether its protocol switch was accepted. */
 const MAX_HELD = 1024 * 1024;
 const ZEROS = Buffer.alloc(64 * 1024);
@@ -41,6 +46,8 @@ export class MessageReader implements ParserCallbacks {
   private everParsed = false;
   private scanned = 0;
   private held: Buffer[] = [];
+  /** Tail of the last chunk seen while seeking: a message start may straddle two segments. */
+  private carry: Buffer | null = null;
   private heldBytes = 0;
   /** Bytes after a protocol switch, or of a direction that is not HTTP. */
   otherBytes = 0;
@@ -71,9 +78,17 @@ export class MessageReader implements ParserCallbacks {
           this.hold(buf);
           return;
         case 'seek': {
+          if (this.carry) {
+            this.offset -= this.carry.length;
+            buf = Buffer.concat([this.carry, buf]);
+            this.carry = null;
+          }
           const at = this.kind === 'request' ? findRequestStart(buf, 0) : findResponseStart(buf, 0);
           if (at < 0) {
-            this.skip(buf.length);
+            const keep = Math.min(buf.length, CARRY);
+            if (buf.length > keep) this.skip(buf.length - keep);
+            this.carry = Buffer.from(buf.subarray(buf.length - keep));
+            this.offset += keep;
             return;
           }
           if (at > 0) this.skip(at);
@@ -128,7 +143,7 @@ export class MessageReader implements ParserCallbacks {
       msg.missing += len;
       msg.holes.push([msg.bodyLen, len]);
       this.owner.anomaly('gap-in-message', `${len} byte(s) missing in the ${this.parser.parsingHeaders ? 'headers' : `${this.bodyMode} body`} of a ${this.kind} at stream offset ${this.offset - len}; resynchronising`, ts);
-      this.abort();
+      this.abort('gap');
     } else {
       this.owner.anomaly('gap-between-messages', `${len} byte(s) missing between ${this.kind}s at stream offset ${this.offset - len}; messages in them are lost`, ts);
     }
@@ -148,10 +163,14 @@ export class MessageReader implements ParserCallbacks {
           msg.missing += left;
           msg.holes.push([msg.bodyLen, left]);
         }
-        this.abort();
+        this.abort('eof');
       }
     }
-    if (this.msg) this.abort();
+    if (this.msg) this.abort('eof');
+    if (this.carry) {
+      this.skip(this.carry.length);
+      this.carry = null;
+    }
     if (this.mode !== 'off') this.mode = 'switched';
   }
 
@@ -170,7 +189,7 @@ export class MessageReader implements ParserCallbacks {
     this.otherBytes += this.heldBytes;
     this.held = [];
     this.heldBytes = 0;
-    if (this.msg) this.abort();
+    if (this.msg) this.abort('switch');
     this.mode = 'switched';
   }
 
@@ -220,22 +239,22 @@ export class MessageReader implements ParserCallbacks {
     msg.endTs = this.ts;
     this.msg = null;
     this.messages++;
-    this.owner.messageEnd(this.kind, msg);
+    this.owner.messageEnd(this.kind, msg, 'complete');
   }
 
-  private abort(): void {
+  private abort(how: EndHow): void {
     const msg = this.msg!;
     this.msg = null;
     msg.complete = false;
     msg.endTs = this.ts;
     this.messages++;
-    this.owner.messageEnd(this.kind, msg);
+    this.owner.messageEnd(this.kind, msg, how);
   }
 
   private parseError(r: ParseError, buf: Buffer): Buffer {
     const at = this.bufOffset + r.consumed;
     this.owner.anomaly('parse-error', `${r.code} at ${this.kind} stream offset ${at}: ${r.reason}`, this.ts);
-    if (this.msg) this.abort();
+    if (this.msg) this.abort('error');
     this.parser.reset();
     this.mode = 'seek';
     // Step past the byte llhttp refused so that the search makes progress.

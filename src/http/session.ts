@@ -1,7 +1,7 @@
 import type { ConnectionView, Dir, EndReason, StreamFactory, StreamHandler } from '../tcp/stream.js';
 import { BODY_NONE, BODY_NORMAL, BODY_UPGRADE, type MessageKind } from './llhttp.js';
 import { HttpMessage, Transaction, type BodySink } from './message.js';
-import { MessageReader, type ReaderOwner } from './message-reader.js';
+import { MessageReader, type EndHow, type ReaderOwner } from './message-reader.js';
 import { requestStartsAt, responseStartsAt } from './start-line.js';
 
 /** What a connection turned out to carry. */
@@ -128,11 +128,21 @@ export class HttpSession implements StreamHandler, ReaderOwner {
     msg.body.write(chunk, hole);
   }
 
-  messageEnd(kind: MessageKind, msg: HttpMessage): void {
+  messageEnd(kind: MessageKind, msg: HttpMessage, how: EndHow): void {
     msg.body?.finish(msg.complete);
     const i = kind === 'request' ? 0 : 1;
-    const txn = this.current[i];
+    let txn = this.current[i];
     this.current[i] = null;
+    if (!msg.head && how === 'error') {
+      // Bytes that never formed a start line: no message was there.
+      if (txn) this.discard(txn);
+      return;
+    }
+    if (!txn && kind === 'response' && !msg.head) {
+      // A response whose headers were lost still answered the oldest request.
+      txn = this.pending.shift() ?? this.newTransaction();
+      txn.response = msg;
+    }
     if (!txn) return; // an interim response
     if (kind === 'request') txn.requestDone = true;
     else {
@@ -168,6 +178,13 @@ export class HttpSession implements StreamHandler, ReaderOwner {
     const txn = new Transaction(this.ids.take(), this.conn.id, ++this.depth);
     this.open.add(txn);
     return txn;
+  }
+
+  private discard(txn: Transaction): void {
+    if (txn.depth === this.depth) this.depth--;
+    this.open.delete(txn);
+    const idx = this.pending.indexOf(txn);
+    if (idx >= 0) this.pending.splice(idx, 1);
   }
 
   private finalize(txn: Transaction): void {
