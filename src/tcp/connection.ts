@@ -75,6 +75,8 @@ export class Connection implements ConnectionView {
     if (this.ended) return;
     this.half[0].flush(ts);
     this.half[1].flush(ts);
+    // Both FINs were seen, but a hole kept one from being delivered until now.
+    if ((reason === 'end-of-input' || reason === 'timeout') && this.half[0].finAt >= 0 && this.half[1].finAt >= 0) reason = 'fin';
     this.ended = reason;
     this.endTs = ts;
     this.handler.end(reason, ts);
