@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { decoderFor, planCodings } from '../http/content-coding.js';
-import { NameReserver, withExtension } from './names.js';
+import { extensionFor, NameReserver, withExtension } from './names.js';
 
 /** Where a body came from and what its headers claim. */
 export interface BodyMeta {
@@ -97,7 +97,7 @@ export class FileStore {
 
   /** @internal */
   place(meta: BodyMeta, contentType: string | undefined, suffix = ''): string {
-    const name = withExtension(meta.baseName + (meta.direction === 'request' ? '.request' : ''), contentType) + suffix;
+    const name = directionName(withExtension(meta.baseName, contentType), contentType, meta.direction) + suffix;
     const rel = this.names.reserve([FILES_DIR, ...meta.dirs], name);
     mkdirSync(join(this.outDir, rel, '..'), { recursive: true });
     return rel;
@@ -201,7 +201,8 @@ export class BodyWriter {
     if (plan.decode.length === 0 || this.missing > 0) {
       // Nothing to undo, or holes that no decompressor could cross: keep the bytes as sent.
       const why = plan.unknown ? `unknown content coding "${plan.unknown}"` : plan.decode.length ? 'not decoded: the body has missing bytes' : null;
-      const path = this.store.place(meta, plan.decode.length ? undefined : meta.contentType, plan.decode.length ? `.${plan.decode[0]}` : '');
+      const coded = plan.unknown !== null || plan.decode.length > 0;
+      const path = this.store.place(meta, coded ? undefined : meta.contentType, coded ? codedSuffix(plan.unknown ?? plan.decode[0]) : '');
       this.store.commit({ ...base, path, size: this.size, sha256: wireSha256, decodeError: why, complete: complete && this.missing === 0 }, this.tmp, this.done);
       return;
     }
@@ -226,7 +227,7 @@ export class BodyWriter {
     if (error !== null && (meter.capped || meter.size === 0)) {
       // A bomb, or nothing decodable: the raw body is the evidence.
       rmSync(out, { force: true });
-      const rawPath = this.store.place(this.meta, undefined, `.${codings[codings.length - 1]}`);
+      const rawPath = this.store.place(this.meta, undefined, codedSuffix(codings[0]));
       this.store.commit({ ...base, path: rawPath, size: base.wireSize, sha256: base.wireSha256, decodeError: meter.capped ? `decoded size cap of ${cap} bytes reached; raw body kept` : error, complete }, this.tmp, this.done);
       // The name reserved for the decoded body stays unused: reservations are never taken back, which keeps names stable.
       void path;
@@ -241,6 +242,20 @@ export class BodyWriter {
     writeAll(this.fd, this.buf.subarray(0, this.used));
     this.used = 0;
   }
+}
+
+/** Marks a file that still holds content-coded bytes, so nobody opens gzip as HTML. */
+function codedSuffix(coding: string): string {
+  const known: Record<string, string> = { gzip: '.gz', deflate: '.deflate', br: '.br', zstd: '.zst' };
+  return known[coding] ?? `.${coding.replace(/[^a-z0-9-]/gi, '_').slice(0, 20)}`;
+}
+
+/** Request bodies sit beside the response of the same URL, told apart by ".request" before the type's extension. */
+function directionName(name: string, contentType: string | undefined, direction: 'request' | 'response'): string {
+  if (direction === 'response') return name;
+  const ext = extensionFor(contentType);
+  if (ext && name.toLowerCase().endsWith(`.${ext}`)) return `${name.slice(0, -ext.length - 1)}.request.${name.slice(-ext.length)}`;
+  return `${name}.request`;
 }
 
 function writeAll(fd: number, b: Buffer): void {
