@@ -6,10 +6,13 @@ import { extract, UsageError, type Summary } from './extract.js';
 const require = createRequire(import.meta.url);
 const pkg = require('../package.json') as { version: string };
 
+const STDIN = '\u0000stdin';
+
 /** Runs the command line; returns the exit code. Never lets a stack trace reach the user. */
 export async function main(argv: string[]): Promise<number> {
   let usageFailed = false;
-  const parser = yargs(argv)
+  // yargs drops a bare "-"; carry standard input through it under another name.
+  const parser = yargs(argv.map((a) => (a === '-' ? STDIN : a)))
     .scriptName('extract-http')
     .usage('$0 <capture..> [-o out/]\n\nRecovers every HTTP/1.x request and response in packet captures (pcap, pcapng, gzip-compressed) into an SQLite log and recovered files.')
     .command('$0 <capture..>', false)
@@ -24,7 +27,8 @@ export async function main(argv: string[]): Promise<number> {
     .wrap(Math.min(100, process.stdout.columns || 100))
     .fail((msg, err) => {
       usageFailed = true;
-      process.stderr.write(`extract-http: ${err?.message ?? msg}\nTry: extract-http --help\n`);
+      const text = /not enough non-option arguments/i.test(msg ?? '') ? 'no capture file given' : err?.message ?? msg;
+      process.stderr.write(`extract-http: ${text}\nTry: extract-http --help\n`);
     })
     .exitProcess(false);
 
@@ -36,7 +40,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (usageFailed) return 2;
   if (args.help || args.version) return 0;
-  const inputs = (args.capture as string[] | undefined) ?? [];
+  const inputs = ((args.capture as string[] | undefined) ?? []).map((a) => (a === STDIN ? '-' : a));
   try {
     const summary = await extract({
       inputs,
