@@ -1,0 +1,89 @@
+// Capture readers: pcap-parser, our pcap loop and our pcapng reader must agree on real files.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openCapture } from '../../dist/capture/open.js';
+import { PcapSource } from '../../dist/capture/pcap-source.js';
+import { SAMPLES, tmp } from '../helpers.js';
+
+async function collect(source) {
+  const packets = [];
+  const stats = await source.read((p) => {
+    packets.push({ linkType: p.linkType, ts: p.ts, data: Buffer.from(p.data), origLen: p.origLen, frame: p.frame });
+  }, () => undefined);
+  return { packets, stats };
+}
+
+function samePackets(a, b) {
+  assert.equal(a.length, b.length, 'packet count');
+  for (let i = 0; i < a.length; i++) {
+    assert.equal(a[i].linkType, b[i].linkType);
+    assert.ok(Math.abs(a[i].ts - b[i].ts) < 1e-6, `frame ${i + 1} timestamp ${a[i].ts} vs ${b[i].ts}`);
+    assert.ok(a[i].data.equals(b[i].data), `frame ${i + 1} bytes`);
+    assert.equal(a[i].origLen, b[i].origLen);
+    assert.equal(a[i].frame, i + 1);
+  }
+}
+
+function tsharkCount(file) {
+  const r = spawnSync('capinfos', ['-c', '-M', file], { encoding: 'utf8' });
+  if (r.status !== 0) return null;
+  return Number(/Number of packets:\s+(\d+)/.exec(r.stdout)?.[1]);
+}
+
+test('pcap (pcap-parser) and pcapng (ours) of the same capture yield identical packets', async () => {
+  const pcap = await openCapture(join(SAMPLES, 'web.pcap'));
+  const ng = await openCapture(join(SAMPLES, 'web.pcapng'));
+  assert.equal(pcap.format, 'pcap');
+  assert.equal(ng.format, 'pcapng');
+  const a = await collect(pcap);
+  const b = await collect(ng);
+  samePackets(a.packets, b.packets);
+  const expected = tsharkCount(join(SAMPLES, 'web.pcapng'));
+  if (expected !== null) assert.equal(b.stats.packets, expected, 'packet count as capinfos reports it');
+  assert.deepEqual(a.stats.warnings, []);
+  assert.deepEqual(b.stats.warnings, []);
+});
+
+test('our plain pcap loop agrees with pcap-parser, and reads nanosecond pcap', async (t) => {
+  const file = join(SAMPLES, 'web.pcap');
+  const ref = await collect(await openCapture(file));
+  async function* chunks(buf, size) { for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size); }
+  // Odd chunk sizes put record boundaries everywhere.
+  for (const size of [1, 7, 4096, 1 << 20]) {
+    const ours = await collect(new PcapSource(file, chunks(readFileSync(file), size), false));
+    samePackets(ref.packets, ours.packets);
+  }
+  const dir = tmp();
+  const nsec = join(dir, 'nsec.pcap');
+  const r = spawnSync('editcap', ['-F', 'nsecpcap', file, nsec]);
+  if (r.error) return t.skip('editcap is not installed');
+  const src = await openCapture(nsec);
+  assert.equal(src.format, 'pcap-nsec');
+  samePackets(ref.packets, (await collect(src)).packets);
+});
+
+test('a pcapng block whose trailing length lies ends the read with a warning; earlier packets are kept', async () => {
+  const bytes = Buffer.from(readFileSync(join(SAMPLES, 'web.pcapng')));
+  const ref = await collect(await openCapture(join(SAMPLES, 'web.pcapng')));
+  // Walk the blocks to the 50th EPB and corrupt its trailing length.
+  let off = 0, epbs = 0, target = -1;
+  while (off < bytes.length) {
+    const type = bytes.readUInt32LE(off);
+    const len = bytes.readUInt32LE(off + 4);
+    if (type === 6 && ++epbs === 50) { target = off; bytes.writeUInt32LE(len + 4, off + len - 4); break; }
+    off += len;
+  }
+  assert.ok(target > 0);
+  const dir = tmp();
+  const bad = join(dir, 'bad.pcapng');
+  writeFileSync(bad, bytes);
+  const got = await collect(await openCapture(bad));
+  assert.equal(got.packets.length, 49);
+  samePackets(ref.packets.slice(0, 49), got.packets);
+  assert.equal(got.stats.warnings.length, 1);
+  assert.equal(got.stats.warnings[0].offset, target);
+  assert.match(got.stats.warnings[0].message, /trailing length/);
+});

@@ -1,0 +1,115 @@
+// The command line as users meet it: help, version, one-line errors, output folder rules.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
+import { mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { cli, openLog, tmp, SAMPLES, ROOT } from './helpers.js';
+
+const sample = join(SAMPLES, 'web.pcapng');
+
+test('--help shows usage with examples, --version the package version', () => {
+  const h = cli(['--help']);
+  assert.equal(h.status, 0);
+  assert.match(h.stdout, /extract-http <capture\.\.>/);
+  assert.match(h.stdout, /Examples:/);
+  assert.match(h.stdout, /--output/);
+  const v = cli(['--version']);
+  assert.equal(v.status, 0);
+  assert.equal(v.stdout.trim(), JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
+});
+
+test('a file that is no capture gets one line naming it, and a nonzero exit', () => {
+  const dir = tmp();
+  const text = join(dir, 'notes.txt');
+  writeFileSync(text, 'this is not a capture\n');
+  const r = cli([text, '-o', join(dir, 'out')]);
+  assert.notEqual(r.status, 0);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.equal(r.stderr.trim(), `extract-http: not a pcap or pcapng file: ${text}`);
+  assert.ok(!existsSync(join(dir, 'out')), 'nothing written for a bad input');
+});
+
+test('empty, missing and directory inputs fail in one line without a stack trace', () => {
+  const dir = tmp();
+  writeFileSync(join(dir, 'empty.pcap'), '');
+  for (const [input, pattern] of [
+    [join(dir, 'empty.pcap'), /not a pcap or pcapng file: .*empty\.pcap \(the file is empty\)/],
+    [join(dir, 'missing.pcap'), /missing\.pcap: no such file/],
+    [dir, /is a directory/],
+  ]) {
+    const r = cli([input, '-o', join(dir, 'out')]);
+    assert.notEqual(r.status, 0);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, pattern);
+    assert.doesNotMatch(r.stderr, /\bat .*\(.*:\d+:\d+\)/);
+  }
+});
+
+test('no capture argument is a usage error', () => {
+  const r = cli([]);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /extract-http: .*capture/);
+});
+
+test('an output folder holding an earlier run is refused unless --force', () => {
+  const out = join(tmp(), 'out');
+  assert.equal(cli([sample, '-o', out]).status, 0);
+  const again = cli([sample, '-o', out]);
+  assert.notEqual(again.status, 0);
+  assert.match(again.stderr, /not empty .*--force/);
+  const forced = cli([sample, '-o', out, '--force']);
+  assert.equal(forced.status, 0, forced.stderr);
+  const db = openLog(out);
+  assert.equal(db.prepare('SELECT count(*) AS n FROM http').get().n, 20);
+  db.close();
+});
+
+test('--force never deletes files the tool did not write', () => {
+  const out = join(tmp(), 'out');
+  mkdirSync(out);
+  writeFileSync(join(out, 'case-notes.txt'), 'precious');
+  const r = cli([sample, '-o', out, '--force']);
+  assert.notEqual(r.status, 0);
+  assert.equal(readFileSync(join(out, 'case-notes.txt'), 'utf8'), 'precious');
+});
+
+test('a placeholder-only output folder (out/.gitkeep) is used as is', () => {
+  const out = join(tmp(), 'out');
+  mkdirSync(out);
+  writeFileSync(join(out, '.gitkeep'), '');
+  const r = cli([sample, '-o', out]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(readdirSync(out).sort(), ['.gitkeep', 'files', 'http.sqlite']);
+});
+
+test('a capture cut mid-record warns with file and offset and keeps what came before', () => {
+  const dir = tmp();
+  const whole = readFileSync(join(SAMPLES, 'web.pcap'));
+  for (const [name, bytes] of [['cut.pcap', whole], ['cut.pcapng', readFileSync(sample)]]) {
+    const cut = join(dir, name);
+    writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length * 0.8) + 3));
+    const out = join(dir, `out-${name}`);
+    const r = cli([cut, '-o', out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`warning: .*${name}: truncated .* \\(at byte \\d+\\)`));
+    const db = openLog(out);
+    const n = db.prepare('SELECT count(*) AS n FROM http WHERE response_complete = 1').get().n;
+    const a = db.prepare("SELECT count(*) AS n FROM anomalies WHERE kind = 'capture-damaged'").get().n;
+    db.close();
+    assert.ok(n >= 10, `complete transactions before the cut are kept (${n})`);
+    assert.equal(a, 1);
+  }
+});
+
+test('standard input and gzip-compressed captures are read by magic, not by name', () => {
+  const dir = tmp();
+  const gz = join(dir, 'capture.bin');
+  writeFileSync(gz, gzipSync(readFileSync(sample)));
+  const r = cli([gz, '-o', join(dir, 'out-gz')]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /transactions\s+20\b/);
+  const s = cli(['-', '-o', join(dir, 'out-stdin')], { input: readFileSync(join(SAMPLES, 'web.pcap')) });
+  assert.equal(s.status, 0, s.stderr);
+  assert.match(s.stdout, /transactions\s+20\b/);
+});

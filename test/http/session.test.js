@@ -1,0 +1,158 @@
+// HTTP sessions on crafted byte streams: pairing, HEAD, interim responses, gaps, resync.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { HttpSession, IdSource } from '../../dist/http/session.js';
+import { HalfStats } from '../../dist/tcp/half-stream.js';
+
+function harness() {
+  const txns = [];
+  const anomalies = [];
+  const bodies = new Map();
+  let summary = null;
+  const view = {
+    id: 1, ipVersion: 4, ip: ['10.0.0.1', '10.0.0.2'], port: [40000, 80], rolesFrom: 'syn', tunnel: '',
+    firstTs: 0, lastTs: 0, synSeen: true, synAckSeen: true, stats: () => new HalfStats(),
+  };
+  const sink = {
+    openBody(_conn, txn, msg) {
+      const key = `${txn.id}:${msg.kind}`;
+      const rec = { chunks: [], holes: 0, complete: null };
+      bodies.set(key, rec);
+      return {
+        write: (c, hole) => { rec.chunks.push(Buffer.from(c)); if (hole) rec.holes += c.length; },
+        finish: (complete) => { rec.complete = complete; },
+      };
+    },
+    transaction: (t) => txns.push(t),
+    connectionEnded: (_c, s) => { summary = s; },
+    anomaly: (_s, kind, detail) => anomalies.push({ kind, detail }),
+  };
+  const s = new HttpSession(view, sink, new IdSource());
+  const body = (txn, kind) => {
+    const b = bodies.get(`${txn.id}:${kind}`);
+    return b ? { data: Buffer.concat(b.chunks).toString('latin1'), holes: b.holes, complete: b.complete } : null;
+  };
+  return { s, txns, anomalies, body, summary: () => summary };
+}
+
+const req = (path, extra = '') => `GET ${path} HTTP/1.1\r\nHost: h\r\n${extra}\r\n`;
+const res = (body, extra = '') => `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n${extra}\r\n${body}`;
+
+test('pipelined requests pair FIFO with their responses, bodies split anywhere', () => {
+  const h = harness();
+  h.s.data(0, Buffer.from(req('/a') + req('/b') + req('/c')), 1);
+  const wire = Buffer.from(res('alpha') + 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nbeta\r\n0\r\n\r\n' + res('gamma'));
+  for (let i = 0; i < wire.length; i += 3) h.s.data(1, wire.subarray(i, i + 3), 2);
+  h.s.end('fin', 3);
+  assert.deepEqual(h.txns.map((t) => [t.request.head.url, t.depth, h.body(t, 'response').data]), [['/a', 1, 'alpha'], ['/b', 2, 'beta'], ['/c', 3, 'gamma']]);
+  assert.ok(h.txns.every((t) => t.response.complete));
+  assert.equal(h.summary().protocol, 'http');
+});
+
+test('a HEAD response has no body whatever its Content-Length says; the next response is intact', () => {
+  const h = harness();
+  h.s.data(0, Buffer.from('HEAD /x HTTP/1.1\r\nHost: h\r\n\r\n' + req('/y')), 1);
+  h.s.data(1, Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n' + res('next')), 2);
+  h.s.end('fin', 3);
+  assert.equal(h.txns.length, 2);
+  assert.equal(h.body(h.txns[0], 'response'), null);
+  assert.equal(h.body(h.txns[1], 'response').data, 'next');
+});
+
+test('100 Continue is recorded as interim, never as the final response', () => {
+  const h = harness();
+  h.s.data(0, Buffer.from('POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n'), 1);
+  h.s.data(1, Buffer.from('HTTP/1.1 100 Continue\r\n\r\n'), 2);
+  h.s.data(0, Buffer.from('abc'), 3);
+  h.s.data(1, Buffer.from(res('done')), 4);
+  h.s.end('fin', 5);
+  assert.equal(h.txns.length, 1);
+  assert.deepEqual(h.txns[0].interim.map((i) => i.status), [100]);
+  assert.equal(h.txns[0].response.head.statusCode, 200);
+  assert.equal(h.body(h.txns[0], 'request').data, 'abc');
+});
+
+test('a gap inside a Content-Length body is zero-filled and counted; the next message is intact', () => {
+  const h = harness();
+  h.s.data(0, Buffer.from(req('/1') + req('/2')), 1);
+  h.s.data(1, Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab'), 2);
+  h.s.gap(1, 5, 3);
+  h.s.data(1, Buffer.from('xyz' + res('ok')), 4);
+  h.s.end('fin', 5);
+  const b = h.body(h.txns[0], 'response');
+  assert.equal(b.data, 'ab\0\0\0\0\0xyz');
+  assert.equal(b.holes, 5);
+  assert.equal(b.complete, false);
+  assert.equal(h.txns[0].response.missing, 5);
+  assert.deepEqual(h.txns[0].response.holes, [[2, 5]]);
+  assert.equal(h.body(h.txns[1], 'response').data, 'ok');
+  assert.equal(h.txns[1].response.complete, true);
+});
+
+test('a gap in headers resynchronises at the next message and pairing continues', () => {
+  const h = harness();
+  h.s.data(0, Buffer.from(req('/1') + req('/2')), 1);
+  h.s.data(1, Buffer.from('HTTP/1.1 200 OK\r\nContent-Le'), 2);
+  h.s.gap(1, 30, 3);
+  h.s.data(1, Buffer.from('tail of lost stuff\r\n' + res('second')), 4);
+  h.s.end('fin', 5);
+  assert.equal(h.txns.length, 2);
+  assert.equal(h.txns[0].response.complete, false);
+  assert.equal(h.body(h.txns[1], 'response').data, 'second');
+  assert.ok(h.anomalies.some((a) => a.kind === 'gap-in-message'));
+});
+
+test('garbage between messages is a parse error, recorded, and the next message is recovered', () => {
+  const h = harness();
+  h.s.data(0, Buffer.from(req('/1') + '\x00\x01garbage\r\n' + req('/2')), 1);
+  h.s.data(1, Buffer.from(res('one') + res('two')), 2);
+  h.s.end('fin', 3);
+  assert.deepEqual(h.txns.map((t) => t.request?.head.url), ['/1', '/2']);
+  assert.ok(h.anomalies.some((a) => a.kind === 'parse-error'));
+});
+
+test('a response cut by the end of the capture keeps its bytes and counts what is missing', () => {
+  const h = harness();
+  h.s.data(0, Buffer.from(req('/big')), 1);
+  h.s.data(1, Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789'), 2);
+  h.s.end('end-of-input', 3);
+  const t = h.txns[0];
+  assert.equal(t.response.complete, false);
+  assert.equal(t.response.missing, 90);
+  assert.equal(h.body(t, 'response').data, '0123456789');
+});
+
+test('close-delimited bodies end with the connection; a request without response is still a row', () => {
+  const h = harness();
+  h.s.data(0, Buffer.from('GET /old HTTP/1.0\r\n\r\n'), 1);
+  h.s.data(1, Buffer.from('HTTP/1.0 200 OK\r\n\r\nuntil close'), 2);
+  h.s.fin(1, 3);
+  h.s.end('fin', 3);
+  assert.equal(h.body(h.txns[0], 'response').data, 'until close');
+  assert.equal(h.txns[0].response.complete, true);
+  const g = harness();
+  g.s.data(0, Buffer.from(req('/lost')), 1);
+  g.s.end('end-of-input', 2);
+  assert.equal(g.txns.length, 1);
+  assert.equal(g.txns[0].response, null);
+});
+
+test('a WebSocket upgrade ends HTTP parsing; frames after it are counted, not parsed', () => {
+  const h = harness();
+  h.s.data(0, Buffer.from('GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x85abcdGET / HTTP/1.1\r\n'), 1);
+  h.s.data(1, Buffer.from('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x02hi'), 2);
+  h.s.data(1, Buffer.from('HTTP/1.1 200 OK\r\n\r\n'), 3);
+  h.s.end('fin', 4);
+  assert.equal(h.txns.length, 1);
+  assert.equal(h.summary().protocol, 'websocket');
+  assert.ok(h.summary().otherBytes[0] > 0 && h.summary().otherBytes[1] > 0);
+});
+
+test('a connection that is not HTTP is recognised and skipped', () => {
+  const h = harness();
+  h.s.data(0, Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00]), 1);
+  h.s.data(1, Buffer.from([0x16, 0x03, 0x03, 0x00, 0x5a, 0x02]), 2);
+  h.s.end('fin', 3);
+  assert.equal(h.txns.length, 0);
+  assert.equal(h.summary().protocol, 'not-http');
+});

@@ -1,0 +1,159 @@
+// TCP reassembly on built segment sequences: order, retransmissions, gaps, wraparound, roles.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TcpReassembler } from '../../dist/tcp/reassembler.js';
+import { TcpSegment, SYN, ACK, FIN, RST } from '../../dist/decode/segment.js';
+
+const A = Buffer.from([10, 0, 0, 1]);
+const B = Buffer.from([10, 0, 0, 2]);
+
+/** Records what each direction receives: bytes, with gaps written as {gap: n}. */
+function recorder() {
+  const conns = [];
+  const factory = {
+    create(view) {
+      const c = { view, parts: [[], []], fins: [], end: null };
+      conns.push(c);
+      return {
+        data: (d, b) => c.parts[d].push(Buffer.from(b)),
+        gap: (d, n) => c.parts[d].push({ gap: n }),
+        fin: (d) => c.fins.push(d),
+        end: (reason) => { c.end = reason; },
+      };
+    },
+  };
+  return { factory, conns };
+}
+
+function bytesOf(parts) {
+  return Buffer.concat(parts.filter(Buffer.isBuffer));
+}
+
+function seg({ fromA = true, seq, ack = 0, flags = ACK, data = '', ts = 1 }) {
+  const s = new TcpSegment();
+  s.ts = ts;
+  s.src = fromA ? A : B;
+  s.dst = fromA ? B : A;
+  s.srcPort = fromA ? 40000 : 80;
+  s.dstPort = fromA ? 80 : 40000;
+  s.seq = seq >>> 0;
+  s.ack = ack >>> 0;
+  s.flags = flags;
+  s.payload = Buffer.isBuffer(data) ? data : Buffer.from(data);
+  return s;
+}
+
+function handshake(tcp, isnA = 1000, isnB = 5000) {
+  tcp.segment(seg({ seq: isnA, flags: SYN }));
+  tcp.segment(seg({ fromA: false, seq: isnB, ack: isnA + 1, flags: SYN | ACK }));
+  tcp.segment(seg({ seq: isnA + 1, ack: isnB + 1 }));
+}
+
+test('in-order, out-of-order and retransmitted segments reassemble to the exact bytes', () => {
+  const { factory, conns } = recorder();
+  const tcp = new TcpReassembler(factory);
+  handshake(tcp);
+  tcp.segment(seg({ seq: 1001, data: 'GET / HTTP/1.1\r\n' }));
+  tcp.segment(seg({ seq: 1001 + 16 + 6, data: 'x.test\r\n\r\n' })); // ahead of a hole
+  tcp.segment(seg({ seq: 1001, data: 'GET / HTTP/1.1\r\n' })); // retransmission
+  tcp.segment(seg({ seq: 1001 + 16, data: 'Host: ' })); // fills the hole
+  tcp.segment(seg({ seq: 1001 + 10, data: 'TP/1.1\r\nHost' })); // overlap, all old
+  tcp.finish();
+  const c = conns[0];
+  assert.equal(bytesOf(c.parts[0]).toString(), 'GET / HTTP/1.1\r\nHost: x.test\r\n\r\n');
+  assert.ok(c.parts[0].every(Buffer.isBuffer), 'no gap');
+  assert.equal(c.view.rolesFrom, 'syn');
+  assert.equal(c.view.stats(0).retransmitted, 2);
+  assert.equal(c.view.stats(0).outOfOrder, 1);
+  assert.equal(c.end, 'end-of-input');
+});
+
+test('a lost segment is reported as a gap of exactly its length, the bytes after it follow', () => {
+  const { factory, conns } = recorder();
+  const tcp = new TcpReassembler(factory);
+  handshake(tcp);
+  tcp.segment(seg({ fromA: false, seq: 5001, data: 'aaaa' }));
+  tcp.segment(seg({ fromA: false, seq: 5001 + 4 + 100, data: 'bbbb' }));
+  tcp.segment(seg({ fromA: false, seq: 5001 + 108, data: 'cc', flags: ACK | FIN }));
+  tcp.segment(seg({ seq: 1001, flags: ACK | FIN, ack: 5001 + 111 }));
+  assert.equal(conns[0].end, null, 'a hole may still be filled by a retransmission');
+  tcp.finish();
+  const c = conns[0];
+  assert.deepEqual(c.parts[1].map((p) => (Buffer.isBuffer(p) ? p.toString() : p)), ['aaaa', { gap: 100 }, 'bbbb', 'cc']);
+  assert.equal(c.view.stats(1).missing, 100);
+  assert.equal(c.end, 'fin');
+});
+
+test('bytes acknowledged by the peer but never captured become a gap at the end', () => {
+  const { factory, conns } = recorder();
+  const tcp = new TcpReassembler(factory);
+  handshake(tcp);
+  tcp.segment(seg({ fromA: false, seq: 5001, data: 'head' }));
+  tcp.segment(seg({ seq: 1001, ack: 5001 + 4 + 1448 })); // the client acked a segment we did not see
+  tcp.finish();
+  assert.deepEqual(conns[0].parts[1].map((p) => (Buffer.isBuffer(p) ? p.toString() : p)), ['head', { gap: 1448 }]);
+});
+
+test('sequence numbers wrap around 2^32 without losing a byte', () => {
+  const { factory, conns } = recorder();
+  const tcp = new TcpReassembler(factory);
+  const isn = 0xfffffff0;
+  handshake(tcp, isn);
+  const data = Buffer.alloc(64, 7);
+  for (let i = 0; i < 64; i += 8) tcp.segment(seg({ seq: (isn + 1 + i) >>> 0, data: data.subarray(i, i + 8) }));
+  tcp.finish();
+  assert.ok(bytesOf(conns[0].parts[0]).equals(data));
+  assert.ok(conns[0].parts[0].every(Buffer.isBuffer));
+});
+
+test('RST ends the connection; a new SYN on the same ports starts a new one', () => {
+  const { factory, conns } = recorder();
+  const tcp = new TcpReassembler(factory);
+  handshake(tcp);
+  tcp.segment(seg({ seq: 1001, data: 'one' }));
+  tcp.segment(seg({ fromA: false, seq: 5001, flags: RST }));
+  handshake(tcp, 90000, 70000);
+  tcp.segment(seg({ seq: 90001, data: 'two' }));
+  tcp.finish();
+  assert.equal(conns.length, 2);
+  assert.equal(conns[0].end, 'rst');
+  assert.equal(bytesOf(conns[1].parts[0]).toString(), 'two');
+});
+
+test('without a handshake, the first payload decides who is the client', () => {
+  const { factory, conns } = recorder();
+  factory.senderRole = (p) => (p.toString().startsWith('HTTP/') ? 'server' : undefined);
+  const tcp = new TcpReassembler(factory);
+  // The server's port is the higher one here, so ports alone would guess wrong.
+  const s = seg({ fromA: true, seq: 77, data: 'HTTP/1.1 200 OK\r\n\r\n' });
+  s.srcPort = 8080; s.dstPort = 1024;
+  tcp.segment(s);
+  tcp.finish();
+  assert.equal(conns[0].view.port[1], 8080);
+  assert.equal(conns[0].view.rolesFrom, 'content');
+  assert.equal(bytesOf(conns[0].parts[1]).toString(), 'HTTP/1.1 200 OK\r\n\r\n');
+});
+
+test('property: random cuts, reordering and duplicates lose nothing', () => {
+  let seed = 12345;
+  const rand = (n) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+  for (let round = 0; round < 200; round++) {
+    const len = 1 + rand(5000);
+    const data = Buffer.alloc(len);
+    for (let i = 0; i < len; i++) data[i] = rand(256);
+    const pieces = [];
+    for (let o = 0; o < len;) { const n = 1 + rand(1500); pieces.push([o, Math.min(n, len - o)]); o += n; }
+    // duplicates and overlapping re-cuts
+    for (let k = rand(5); k > 0; k--) { const o = rand(len); pieces.push([o, 1 + rand(Math.min(2000, len - o))]); }
+    for (let i = pieces.length - 1; i > 0; i--) { const j = rand(i + 1); [pieces[i], pieces[j]] = [pieces[j], pieces[i]]; }
+    const { factory, conns } = recorder();
+    const tcp = new TcpReassembler(factory);
+    const isn = rand(0x7fffffff) * 2;
+    handshake(tcp, isn);
+    for (const [o, n] of pieces) tcp.segment(seg({ seq: isn + 1 + o, data: data.subarray(o, o + n) }));
+    tcp.finish();
+    const parts = conns[0].parts[0];
+    assert.ok(parts.every(Buffer.isBuffer), `round ${round}: no gap`);
+    assert.ok(bytesOf(parts).equals(data), `round ${round}: identical bytes`);
+  }
+});
