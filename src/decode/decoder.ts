@@ -9,6 +9,11 @@ const IPPROTO_TCP = 6;
 const IPPROTO_IPIP = 4;
 const IPPROTO_IPV6 = 41;
 const IPPROTO_GRE = 47;
+const IPPROTO_UDP = 17;
+const PORT_VXLAN = 4789;
+const PORT_GENEVE = 6081;
+const PORT_GTPU = 2152;
+const PORT_TEREDO = 3544;
 const MAX_NESTING = 8;
 
 /**
@@ -101,9 +106,11 @@ export class PacketDecoder {
         }
         case ETHERTYPE.PPPOE_SESSION: {
           if (d.length < o + 8) return this.drop('truncated: pppoe header');
-          const proto = d.readUInt16BE(o + 6);
           if (!seg.tunnel) seg.tunnel = 'pppoe';
-          if (proto === 0x0021 || proto === 0x0057) return this.ip(d, o + 8, d.length, seg);
+          // PPP may compress its protocol field to one byte (RFC 1661 PFC): an odd first byte says so.
+          const short = (d[o + 6] & 1) === 1;
+          const proto = short ? d[o + 6] : d.readUInt16BE(o + 6);
+          if (proto === 0x21 || proto === 0x57) return this.ip(d, o + (short ? 7 : 8), d.length, seg);
           return this.drop('skip: pppoe non-ip');
         }
         case ETHERTYPE.TEB:
@@ -187,9 +194,66 @@ export class PacketDecoder {
         return this.ip(d, o, end, seg);
       case IPPROTO_GRE:
         return this.gre(d, o, end, seg);
+      case IPPROTO_UDP:
+        return this.udp(d, o, end, seg);
       default:
-        return this.drop(proto === 17 ? 'skip: udp' : proto === 1 || proto === 58 ? 'skip: icmp' : `skip: ip protocol ${proto}`);
+        return this.drop(proto === 1 || proto === 58 ? 'skip: icmp' : `skip: ip protocol ${proto}`);
     }
+  }
+
+  /** UDP matters only as a tunnel, recognised by its well-known port. */
+  private udp(d: Buffer, o: number, end: number, seg: TcpSegment): boolean {
+    if (end - o < 8) return this.drop('truncated: udp header');
+    const sp = d.readUInt16BE(o);
+    const dp = d.readUInt16BE(o + 2);
+    const p = o + 8;
+    const is = (port: number): boolean => sp === port || dp === port;
+    if (is(PORT_VXLAN)) {
+      if (end - p < 8 || (d[p] & 0x08) === 0) return this.drop('skip: udp');
+      if (!seg.tunnel) seg.tunnel = `vxlan:${d.readUIntBE(p + 4, 3)}`;
+      return this.ethernet(d.subarray(0, end), p + 8, seg);
+    }
+    if (is(PORT_GENEVE)) {
+      if (end - p < 8) return this.drop('truncated: geneve header');
+      const hl = 8 + (d[p] & 0x3f) * 4;
+      const type = d.readUInt16BE(p + 2);
+      if (!seg.tunnel) seg.tunnel = `geneve:${d.readUIntBE(p + 4, 3)}`;
+      if (type === ETHERTYPE.TEB) return this.ethernet(d.subarray(0, end), p + hl, seg);
+      if (type === ETHERTYPE.IPV4 || type === ETHERTYPE.IPV6) return this.ip(d, p + hl, end, seg);
+      return this.drop(`skip: geneve protocol 0x${type.toString(16)}`);
+    }
+    if (is(PORT_GTPU)) return this.gtpu(d, p, end, seg);
+    if (is(PORT_TEREDO) && end - p >= 40) {
+      // Teredo may prefix authentication (0x0001) and origin indication (0x0000) headers.
+      let q = p;
+      if (d.readUInt16BE(q) === 0x0001 && end - q >= 13) q += 13 + d[q + 2] + d[q + 3];
+      if (end - q >= 8 && d.readUInt16BE(q) === 0x0000) q += 8;
+      if (end - q >= 40 && d[q] >> 4 === 6) {
+        if (!seg.tunnel) seg.tunnel = 'teredo';
+        return this.ip(d, q, end, seg);
+      }
+    }
+    return this.drop('skip: udp');
+  }
+
+  private gtpu(d: Buffer, p: number, end: number, seg: TcpSegment): boolean {
+    if (end - p < 8) return this.drop('truncated: gtp-u header');
+    const flags = d[p];
+    if (flags >> 5 !== 1 || d[p + 1] !== 0xff) return this.drop('skip: gtp-u non-data');
+    let q = p + 8;
+    if (flags & 0x07) {
+      if (end - q < 4) return this.drop('truncated: gtp-u header');
+      let next = d[q + 3];
+      q += 4;
+      while (next !== 0) {
+        if (end - q < 4 || d[q] === 0) return this.drop('truncated: gtp-u extension header');
+        const len = d[q] * 4;
+        next = d[q + len - 1];
+        q += len;
+      }
+    }
+    if (!seg.tunnel) seg.tunnel = 'gtp-u';
+    return this.ip(d, q, end, seg);
   }
 
   private gre(d: Buffer, o: number, end: number, seg: TcpSegment): boolean {

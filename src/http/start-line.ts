@@ -12,6 +12,8 @@ export function requestStartsAt(b: Buffer, at: number): boolean {
   let i = at;
   while (i < b.length && i - at < 24 && METHOD_CHAR[b[i]]) i++;
   if (i - at < 3 || i >= b.length - 1 || b[i] !== 0x20) return false;
+  // llhttp in lenient mode takes several spaces after the method; so do we.
+  while (i < b.length - 1 && b[i + 1] === 0x20 && i - at < 32) i++;
   const t = b[i + 1];
   return t > 0x20 && t < 0x7f;
 }
