@@ -17,6 +17,8 @@ export class Connection implements ConnectionView {
   /** ISN of the client SYN, to tell a new connection on the same 4-tuple. */
   clientIsn = -1;
   rst = false;
+  /** Server segments without data seen before the SYN-ACK, and ignored. */
+  preHandshake = 0;
   ended: EndReason | null = null;
   rolesChecked = false;
   endTs = 0;
@@ -76,7 +78,10 @@ export class Connection implements ConnectionView {
     this.half[0].flush(ts);
     this.half[1].flush(ts);
     // Both FINs were seen, but a hole kept one from being delivered until now.
-    if ((reason === 'end-of-input' || reason === 'timeout') && this.half[0].finAt >= 0 && this.half[1].finAt >= 0) reason = 'fin';
+    if (reason === 'end-of-input' || reason === 'timeout') {
+      if (this.half[0].finAt >= 0 && this.half[1].finAt >= 0) reason = 'fin';
+      else if (this.rst) reason = 'rst';
+    }
     this.ended = reason;
     this.endTs = ts;
     this.handler.end(reason, ts);

@@ -17,6 +17,8 @@ export const DEFAULT_TCP_OPTIONS: TcpOptions = {
 /** Ended connections linger this long (capture time) so their stray packets are recognised. */
 const LINGER = 120;
 const SWEEP_EVERY = 10;
+/** Quiet time after an RST before the connection is taken as over. */
+const RST_LINGER = 10;
 
 /** Connection table: finds each segment's connection and hands it to that direction's stream. */
 export class TcpReassembler {
@@ -59,9 +61,16 @@ export class TcpReassembler {
     half.stats.packets++;
     half.stats.bytes += seg.payload.length;
     conn.lastTs = ts;
+    if (dir === 1 && !half.started && !syn && conn.synSeen && !conn.synAckSeen && seg.payload.length === 0) {
+      // The server's RST/FIN/ACK before its SYN-ACK is noise (or an evasion attempt): it must not
+      // start or close a stream that the handshake has yet to open. Data would, handshake or not.
+      conn.preHandshake++;
+      return;
+    }
     if (flags & RST) {
+      // Not the end yet: a forged or ignored RST is often followed by more data. The connection
+      // ends once it goes quiet, at a new SYN, or at the end of input.
       conn.rst = true;
-      conn.end('rst', ts);
       return;
     }
     let seq = seg.seq;
@@ -124,7 +133,7 @@ export class TcpReassembler {
     for (const [key, conn] of this.table) {
       if (conn.ended) {
         if (now - conn.endTs > LINGER) this.table.delete(key);
-      } else if (now - conn.lastTs > this.opts.idleTimeout) {
+      } else if (now - conn.lastTs > (conn.rst ? RST_LINGER : this.opts.idleTimeout)) {
         conn.end('timeout', conn.lastTs);
       }
     }

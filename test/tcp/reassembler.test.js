@@ -106,18 +106,43 @@ test('sequence numbers wrap around 2^32 without losing a byte', () => {
   assert.ok(conns[0].parts[0].every(Buffer.isBuffer));
 });
 
-test('RST ends the connection; a new SYN on the same ports starts a new one', () => {
+test('RST ends the connection once it goes quiet; a new SYN on the same ports starts a new one', () => {
   const { factory, conns } = recorder();
   const tcp = new TcpReassembler(factory);
   handshake(tcp);
   tcp.segment(seg({ seq: 1001, data: 'one' }));
   tcp.segment(seg({ fromA: false, seq: 5001, flags: RST }));
+  tcp.segment(seg({ seq: 1004, data: '+more' })); // a forged RST does not hide what follows
+  assert.equal(conns[0].end, null);
   handshake(tcp, 90000, 70000);
   tcp.segment(seg({ seq: 90001, data: 'two' }));
   tcp.finish();
   assert.equal(conns.length, 2);
-  assert.equal(conns[0].end, 'rst');
+  assert.equal(conns[0].end, 'port-reuse');
+  assert.equal(bytesOf(conns[0].parts[0]).toString(), 'one+more');
   assert.equal(bytesOf(conns[1].parts[0]).toString(), 'two');
+  const quiet = recorder();
+  const t2 = new TcpReassembler(quiet.factory);
+  handshake(t2);
+  t2.segment(seg({ fromA: false, seq: 5001, flags: RST, ts: 2 }));
+  const other = seg({ seq: 1, flags: SYN, ts: 100 });
+  other.srcPort = 40001; // unrelated traffic moves the capture clock on
+  t2.segment(other);
+  assert.equal(quiet.conns[0].end, 'rst');
+});
+
+test('server FIN/RST before its SYN-ACK do not close a stream the handshake has not opened', () => {
+  const { factory, conns } = recorder();
+  const tcp = new TcpReassembler(factory);
+  tcp.segment(seg({ seq: 1000, flags: SYN }));
+  tcp.segment(seg({ fromA: false, seq: 1, ack: 1001, flags: RST | ACK }));
+  tcp.segment(seg({ fromA: false, seq: 1, ack: 1001, flags: FIN | ACK }));
+  tcp.segment(seg({ fromA: false, seq: 5000, ack: 1001, flags: SYN | ACK }));
+  tcp.segment(seg({ seq: 1001, data: 'GET / HTTP/1.1\r\n\r\n' }));
+  tcp.segment(seg({ fromA: false, seq: 5001, data: 'HTTP/1.1 200 OK\r\n\r\n' }));
+  tcp.finish();
+  assert.equal(bytesOf(conns[0].parts[1]).toString(), 'HTTP/1.1 200 OK\r\n\r\n');
+  assert.deepEqual(conns[0].fins, []);
 });
 
 test('without a handshake, the first payload decides who is the client', () => {
