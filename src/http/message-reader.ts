@@ -48,6 +48,8 @@ export class MessageReader implements ParserCallbacks {
   private held: Buffer[] = [];
   /** Tail of the last chunk seen while seeking: a message start may straddle two segments. */
   private carry: Buffer | null = null;
+  private skipRun = 0;
+  private skipFrom = 0;
   private heldBytes = 0;
   /** Bytes after a protocol switch, or of a direction that is not HTTP. */
   otherBytes = 0;
@@ -92,6 +94,7 @@ export class MessageReader implements ParserCallbacks {
             return;
           }
           if (at > 0) this.skip(at);
+          this.reportSkipped();
           if (!this.everParsed && this.scanned > 0) {
             this.owner.anomaly('midstream', `first ${this.kind} starts after ${this.scanned} byte(s) that belong to an earlier message`, ts);
           }
@@ -120,7 +123,15 @@ export class MessageReader implements ParserCallbacks {
 
   gap(len: number, ts: number): void {
     this.ts = ts;
-    const msg = this.msg;
+    let msg = this.msg;
+    if (this.mode === 'parse' && msg && !this.parser.parsingHeaders && this.bodyMode === 'length' &&
+        msg.contentLength !== null && len > msg.contentLength - msg.bodyLen) {
+      // The hole swallows the end of this body and more: fill the body, then the rest is between messages.
+      const rest = msg.contentLength - msg.bodyLen;
+      if (rest > 0) this.gap(rest, ts);
+      len -= rest;
+      msg = this.msg;
+    }
     if (this.mode === 'parse' && msg && !this.parser.parsingHeaders &&
         ((this.bodyMode === 'length' && msg.contentLength !== null && len <= msg.contentLength - msg.bodyLen) || this.bodyMode === 'eof')) {
       // The body's extent does not depend on the missing bytes: keep its place with zeros.
@@ -171,6 +182,7 @@ export class MessageReader implements ParserCallbacks {
       this.skip(this.carry.length);
       this.carry = null;
     }
+    this.reportSkipped();
     if (this.mode !== 'off') this.mode = 'switched';
   }
 
@@ -270,8 +282,16 @@ export class MessageReader implements ParserCallbacks {
       if (this.scanned > GIVE_UP_AFTER) this.mode = 'off';
       this.otherBytes += n;
     } else {
-      this.owner.anomaly('skipped-bytes', `${n} byte(s) at ${this.kind} stream offset ${this.offset - n} are not part of any message`, this.ts);
+      // One anomaly per run of skipped bytes, however many segments it spans.
+      if (this.skipRun === 0) this.skipFrom = this.offset - n;
+      this.skipRun += n;
     }
+  }
+
+  private reportSkipped(): void {
+    if (this.skipRun === 0) return;
+    this.owner.anomaly('skipped-bytes', `${this.skipRun} byte(s) at ${this.kind} stream offset ${this.skipFrom} are not part of any message`, this.ts);
+    this.skipRun = 0;
   }
 
   private hold(buf: Buffer): void {

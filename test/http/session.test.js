@@ -156,3 +156,17 @@ test('a connection that is not HTTP is recognised and skipped', () => {
   assert.equal(h.txns.length, 0);
   assert.equal(h.summary().protocol, 'not-http');
 });
+
+test('a hole that runs past the end of a body fills the body, and the rest is lost between messages', () => {
+  const h = harness();
+  h.s.data(0, Buffer.from(req('/1')), 1);
+  h.s.data(1, Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc'), 2);
+  h.s.gap(1, 50, 3);
+  h.s.data(1, Buffer.from('junk' + res('later')), 4);
+  h.s.end('fin', 5);
+  assert.equal(h.txns[0].response.missing, 7);
+  assert.deepEqual(h.txns[0].response.holes, [[3, 7]]);
+  assert.equal(h.body(h.txns[0], 'response').data, 'abc' + '\0'.repeat(7));
+  assert.ok(h.anomalies.some((a) => a.kind === 'gap-between-messages' && /43 byte/.test(a.detail)));
+  assert.equal(h.anomalies.filter((a) => a.kind === 'skipped-bytes').length, 1);
+});
