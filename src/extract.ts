@@ -85,12 +85,15 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
       tcp.segment(seg);
     } catch (e) {
       // A bug must not cost the rest of the capture: record it against the frame and go on.
-      if (++internalErrors <= MAX_INTERNAL_ERRORS) {
-        log.anomaly({ scope: 'packet', capture_id: null, connection_id: null, transaction_id: null, kind: 'internal-error', detail: `frame ${p.frame}: ${(e as Error).stack ?? e}`, ts: p.ts });
-      }
+      internalError(e, `frame ${p.frame}`, p.ts);
       decoder.drop('internal error');
     }
   };
+  function internalError(e: unknown, where: string, ts: number | null): void {
+    if (++internalErrors <= MAX_INTERNAL_ERRORS) {
+      log.anomaly({ scope: 'packet', capture_id: null, connection_id: null, transaction_id: null, kind: 'internal-error', detail: `${where}: ${(e as Error).stack ?? e}`, ts });
+    }
+  }
   const between = (): Promise<void> | undefined =>
     files.backlog > MAX_DECODE_BACKLOG ? files.waitBacklog(MAX_DECODE_BACKLOG / 2) : undefined;
 
@@ -114,7 +117,11 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
       packets: stats.packets, bytes: stats.bytes, first_ts: stats.firstTs, last_ts: stats.lastTs,
     });
   }
-  tcp.finish();
+  try {
+    tcp.finish();
+  } catch (e) {
+    internalError(e, 'end of input', null);
+  }
   await files.drain();
   for (const [reason, n] of decoder.drops) log.drop({ capture_id: null, reason, packets: n });
   log.close();
