@@ -1,3 +1,4 @@
+import { DirectionGate } from './direction-gate.js';
 import { HalfStream, type HalfStats } from './half-stream.js';
 import type { ConnectionView, Dir, EndReason, RolesFrom, StreamHandler } from './stream.js';
 
@@ -10,6 +11,7 @@ export class Connection implements ConnectionView {
   rolesFrom: RolesFrom;
   handler!: StreamHandler;
   half: [HalfStream, HalfStream];
+  readonly gate: DirectionGate;
   firstTs: number;
   lastTs: number;
   synSeen = false;
@@ -41,16 +43,16 @@ export class Connection implements ConnectionView {
     this.rolesFrom = rolesFrom;
     this.firstTs = ts;
     this.lastTs = ts;
-    const h = (): StreamHandler => {
+    this.gate = new DirectionGate(() => {
       this.delivered = true;
       return this.handler;
-    };
-    this.half = [new HalfStream(0, h, maxPending), new HalfStream(1, h, maxPending)];
+    });
+    this.half = [new HalfStream(0, this.gate, maxPending), new HalfStream(1, this.gate, maxPending)];
   }
 
   /** Turns a guess from ports around once the first payload says who is who. */
   swapRoles(): boolean {
-    if (this.delivered) return false;
+    if (this.delivered || this.gate.active) return false;
     this.ip.reverse();
     this.port.reverse();
     this.endpoint.reverse();
@@ -77,6 +79,7 @@ export class Connection implements ConnectionView {
     if (this.ended) return;
     this.half[0].flush(ts);
     this.half[1].flush(ts);
+    this.gate.flush();
     // Both FINs were seen, but a hole kept one from being delivered until now.
     if (reason === 'end-of-input' || reason === 'timeout') {
       if (this.half[0].finAt >= 0 && this.half[1].finAt >= 0) reason = 'fin';

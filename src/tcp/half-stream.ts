@@ -1,4 +1,5 @@
-import type { Dir, StreamHandler } from './stream.js';
+import type { HalfOutput } from './direction-gate.js';
+import type { Dir } from './stream.js';
 
 interface Pending {
   off: number;
@@ -6,6 +7,7 @@ interface Pending {
   /** null for a hole of `len` bytes that the capture cut off. */
   data: Buffer | null;
   ts: number;
+  peerAck: number;
 }
 
 /** Acks further ahead than this are not taken as evidence of unseen bytes. */
@@ -45,7 +47,7 @@ export class HalfStream {
   /** Highest offset the peer acknowledged. */
   acked = 0;
 
-  constructor(private dir: Dir, private readonly handler: () => StreamHandler, private readonly maxPending: number) {}
+  constructor(private dir: Dir, private readonly out: HalfOutput, private readonly maxPending: number) {}
 
   setDir(dir: Dir): void {
     this.dir = dir;
@@ -61,12 +63,13 @@ export class HalfStream {
     this.started = true;
   }
 
-  segment(seq: number, payload: Buffer, fin: boolean, ts: number, missingTail: number): void {
+  /** `peerAck` is the peer stream offset this segment acknowledged (-1: none). */
+  segment(seq: number, payload: Buffer, fin: boolean, ts: number, missingTail: number, peerAck: number): void {
     const off = this.offsetOf(seq);
-    if (payload.length > 0) this.insert(off, payload, ts);
+    if (payload.length > 0) this.insert(off, payload, ts, peerAck);
     if (missingTail > 0) {
       // Bytes the snaplen cut off: they were sent, so the stream has a hole there.
-      this.insert(off + payload.length, null, ts, missingTail);
+      this.insert(off + payload.length, null, ts, peerAck, missingTail);
     }
     if (fin && this.finAt < 0) this.finAt = off + payload.length + missingTail;
     this.maybeFin(ts);
@@ -76,7 +79,7 @@ export class HalfStream {
     if (offset > this.acked) this.acked = offset;
   }
 
-  private insert(off: number, data: Buffer | null, ts: number, holeLen = 0): void {
+  private insert(off: number, data: Buffer | null, ts: number, peerAck: number, holeLen = 0): void {
     const len = data ? data.length : holeLen;
     const end = off + len;
     if (end <= this.next) {
@@ -88,13 +91,13 @@ export class HalfStream {
       off = this.next;
     }
     if (off === this.next) {
-      this.deliver(data, end - off, ts);
+      this.deliver(data, end - off, ts, peerAck);
       this.drain();
       return;
     }
     this.stats.outOfOrder++;
     // Copied: the packet buffer is only ours for the duration of the callback.
-    const item: Pending = { off, len: end - off, data: data ? Buffer.from(data) : null, ts };
+    const item: Pending = { off, len: end - off, data: data ? Buffer.from(data) : null, ts, peerAck };
     let i = this.pending.length;
     while (i > 0 && this.pending[i - 1].off > off) i--;
     this.pending.splice(i, 0, item);
@@ -102,11 +105,11 @@ export class HalfStream {
     if (this.pendingBytes > this.maxPending) this.forceGap(ts);
   }
 
-  private deliver(data: Buffer | null, len: number, ts: number): void {
+  private deliver(data: Buffer | null, len: number, ts: number, peerAck: number): void {
     if (data) {
       this.stats.delivered += len;
       this.next += len;
-      this.handler().data(this.dir, data, ts);
+      this.out.data(this.dir, data, ts, peerAck);
     } else {
       this.gapTo(this.next + len, ts);
     }
@@ -118,7 +121,7 @@ export class HalfStream {
     this.stats.missing += len;
     this.stats.gaps++;
     this.next = off;
-    this.handler().gap(this.dir, len, ts);
+    this.out.gap(this.dir, len, ts);
   }
 
   private drain(): void {
@@ -128,7 +131,7 @@ export class HalfStream {
       const end = p.off + p.len;
       if (end <= this.next) { if (p.data) this.stats.retransmitted++; continue; }
       const skip = this.next - p.off;
-      this.deliver(p.data ? p.data.subarray(skip) : null, p.len - skip, p.ts);
+      this.deliver(p.data ? p.data.subarray(skip) : null, p.len - skip, p.ts, p.peerAck);
     }
   }
 
@@ -143,7 +146,7 @@ export class HalfStream {
   private maybeFin(ts: number): void {
     if (!this.finDelivered && this.finAt >= 0 && this.next >= this.finAt && this.pending.length === 0) {
       this.finDelivered = true;
-      this.handler().fin(this.dir, ts);
+      this.out.fin(this.dir, ts);
     }
   }
 

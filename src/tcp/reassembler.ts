@@ -17,6 +17,8 @@ export const DEFAULT_TCP_OPTIONS: TcpOptions = {
 /** Ended connections linger this long (capture time) so their stray packets are recognised. */
 const LINGER = 120;
 const SWEEP_EVERY = 10;
+/** How far before the tracked stream a SYN may land and still be that stream's. */
+const LATE_SYN_WINDOW = 1 << 20;
 /** Quiet time after an RST before the connection is taken as over. */
 const RST_LINGER = 10;
 
@@ -43,7 +45,7 @@ export class TcpReassembler {
     const syn = (flags & SYN) !== 0;
     const clientSyn = syn && (flags & ACK) === 0;
     let conn = this.table.get(key);
-    if (conn && clientSyn && (conn.ended || conn.clientIsn !== seg.seq && (conn.clientIsn >= 0 || conn.carriedData()))) {
+    if (conn && clientSyn && (conn.ended || conn.clientIsn !== seg.seq && (conn.clientIsn >= 0 || (conn.carriedData() && !this.lateSyn(conn, srcKey, seg.seq))))) {
       // A fresh SYN on a known 4-tuple: the old connection is over and a new one begins.
       if (!conn.ended) conn.end('port-reuse', ts);
       conn = undefined;
@@ -82,9 +84,13 @@ export class TcpReassembler {
       half.start(seq);
     }
     const peer = conn.half[dir ^ 1];
-    if (flags & ACK && peer.started) peer.ack(peer.offsetOf(seg.ack));
+    let peerAck = -1;
+    if (flags & ACK && peer.started) {
+      peerAck = peer.offsetOf(seg.ack);
+      peer.ack(peerAck);
+    }
     if (seg.payload.length > 0 || flags & FIN || seg.missingTail > 0) {
-      half.segment(seq, seg.payload, (flags & FIN) !== 0, ts, seg.missingTail);
+      half.segment(seq, seg.payload, (flags & FIN) !== 0, ts, seg.missingTail, peerAck);
     }
     if (conn.half[0].finDelivered && conn.half[1].finDelivered) conn.end('fin', ts);
     if (ts - this.lastSweep >= SWEEP_EVERY) this.sweep(ts);
@@ -116,6 +122,14 @@ export class TcpReassembler {
     this.table.set(key, conn);
     this.connections++;
     return conn;
+  }
+
+  /** A SYN that lands just before the stream already tracked is that stream's own, captured late. */
+  private lateSyn(conn: Connection, srcKey: string, seq: number): boolean {
+    const half = conn.half[conn.dirOf(srcKey)];
+    if (!half.started) return false;
+    const off = half.offsetOf((seq + 1) >>> 0);
+    return off <= half.next && half.next - off <= LATE_SYN_WINDOW;
   }
 
   private checkRoles(conn: Connection, srcKey: string, payload: Buffer): void {

@@ -182,3 +182,47 @@ test('property: random cuts, reordering and duplicates lose nothing', () => {
     assert.ok(bytesOf(parts).equals(data), `round ${round}: identical bytes`);
   }
 });
+
+test('a response captured before its request is delivered after it, by acknowledgement', () => {
+  const { factory, conns } = recorder();
+  const order = [];
+  const inner = factory.create;
+  factory.create = (view) => {
+    const h = inner(view);
+    return { ...h, data: (d, b, ts) => { order.push([d, Buffer.from(b).toString()]); h.data(d, b, ts); } };
+  };
+  const tcp = new TcpReassembler(factory);
+  handshake(tcp);
+  const request = 'GET / HTTP/1.1\r\n\r\n';
+  // The server's answer acknowledges the request's bytes, yet shows up first in the capture.
+  tcp.segment(seg({ fromA: false, seq: 5001, ack: 1001 + request.length, data: 'HTTP/1.1 200 OK\r\n\r\n' }));
+  tcp.segment(seg({ seq: 1001, ack: 5001, data: request }));
+  tcp.finish();
+  assert.deepEqual(order, [[0, request], [1, 'HTTP/1.1 200 OK\r\n\r\n']]);
+});
+
+test('bytes that acknowledge a request never captured are released at the end, after its gap', () => {
+  const { factory, conns } = recorder();
+  const tcp = new TcpReassembler(factory);
+  handshake(tcp);
+  tcp.segment(seg({ fromA: false, seq: 5001, ack: 1001 + 40, data: 'HTTP/1.1 200 OK\r\n\r\n' }));
+  tcp.finish();
+  assert.deepEqual(conns[0].parts[0], [{ gap: 40 }]);
+  assert.equal(bytesOf(conns[0].parts[1]).toString(), 'HTTP/1.1 200 OK\r\n\r\n');
+});
+
+test('a SYN captured after its connection\'s first data is that connection\'s, not a new one', () => {
+  const { factory, conns } = recorder();
+  const tcp = new TcpReassembler(factory);
+  tcp.segment(seg({ seq: 1001, ack: 5001, data: 'GET / HTTP/1.1\r\n\r\n' }));
+  tcp.segment(seg({ seq: 1000, flags: SYN }));
+  tcp.segment(seg({ fromA: false, seq: 5000, ack: 1001, flags: SYN | ACK }));
+  tcp.segment(seg({ fromA: false, seq: 5001, ack: 1019, data: 'HTTP/1.1 200 OK\r\n\r\n' }));
+  // A SYN far from the stream is a new connection on the same ports.
+  tcp.segment(seg({ seq: 900000, flags: SYN, ts: 5 }));
+  tcp.finish();
+  assert.equal(conns.length, 2);
+  assert.equal(bytesOf(conns[0].parts[0]).toString(), 'GET / HTTP/1.1\r\n\r\n');
+  assert.equal(bytesOf(conns[0].parts[1]).toString(), 'HTTP/1.1 200 OK\r\n\r\n');
+  assert.equal(conns[0].end, 'port-reuse');
+});
