@@ -6,6 +6,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeCapture } from './harness/capture.js';
 import { loadTruth } from './harness/truth.js';
+import { readPcap, shuffleWindows, writePcap } from './harness/rewrite.js';
 import { cli, openLog, sha256File, tmp, SAMPLES } from './helpers.js';
 
 let work;
@@ -100,5 +101,17 @@ test('the committed samples extract exactly as their ground truth says', () => {
     assert.equal(r.status, 0, r.stderr);
     checkAgainstTruth(out, truth);
     assert.ok(!existsSync(join(out, '.tmp')), 'no temporary files left behind');
+  }
+});
+
+test('reordered packets and directions (seeded shuffle of the real capture) extract the same', () => {
+  const pcap = readPcap(cap.pcap);
+  for (const [window, seed] of [[4, 1], [12, 2]]) {
+    const file = join(work, `shuffled-${window}.pcap`);
+    writePcap(file, { ...pcap, records: shuffleWindows(pcap.records, window, seed) });
+    const out = join(work, `out-shuffled-${window}`);
+    const r = cli([file, '-o', out]);
+    assert.equal(r.status, 0, r.stderr);
+    checkAgainstTruth(out, cap.truth);
   }
 });
