@@ -137,7 +137,7 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
     transactions: recorder.transactions,
     files: files.files,
     fileBytes: files.bytes,
-    anomalies: recorder.anomalies,
+    anomalies: recorder.anomalies + warnings.length,
     drops: Object.fromEntries(decoder.drops),
     warnings,
     seconds,

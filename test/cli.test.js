@@ -113,3 +113,19 @@ test('standard input and gzip-compressed captures are read by magic, not by name
   assert.equal(s.status, 0, s.stderr);
   assert.match(s.stdout, /transactions\s+20\b/);
 });
+
+test('an absurd captured length stops the read there with a warning; packets before it are kept', () => {
+  const dir = tmp();
+  const bytes = Buffer.from(readFileSync(join(SAMPLES, 'web.pcap')));
+  let o = 24;
+  for (let i = 0; i < 60; i++) o += 16 + bytes.readUInt32LE(o + 8);
+  bytes.writeUInt32LE(0xfffffff0, o + 8);
+  const bad = join(dir, 'caplen.pcap');
+  writeFileSync(bad, bytes);
+  const r = cli([bad, '-o', join(dir, 'out')], { timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.signal, null);
+  assert.match(r.stderr, new RegExp(`caplen\\.pcap: corrupt record header \\(captured length 4294967280\\).*\\(at byte ${o}\\)`));
+  assert.match(r.stdout, /packets\s+60 /);
+  assert.match(r.stdout, /anomalies\s+1\b/);
+});

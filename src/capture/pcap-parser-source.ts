@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { createRequire } from 'node:module';
+import { MAX_CAPLEN } from './pcap-source.js';
 import { CaptureError, countPacket, newStats, type Packet, type PacketSource, type ReadStats } from './types.js';
 
 const require = createRequire(import.meta.url);
@@ -7,6 +8,7 @@ const require = createRequire(import.meta.url);
 interface PcapParser {
   on(ev: 'globalHeader', f: (h: { linkLayerType: number; majorVersion: number; minorVersion: number }) => void): void;
   on(ev: 'packet', f: (p: { header: PcapRecordHeader; data: Buffer }) => void): void;
+  on(ev: 'packetHeader', f: (h: PcapRecordHeader) => void): void;
   on(ev: 'error', f: (e: Error) => void): void;
   on(ev: 'end', f: () => void): void;
   buffer: Buffer | null;
@@ -38,6 +40,14 @@ export class PcapParserSource implements PacketSource {
       parser.on('globalHeader', (h) => {
         pkt.linkType = h.linkLayerType;
         stats.linkTypes.add(h.linkLayerType);
+      });
+      // pcap-parser would wait for (and keep copying) a body of any claimed size: stop at a garbage header.
+      parser.on('packetHeader', (h) => {
+        if (failure || h.capturedLength <= MAX_CAPLEN) return;
+        stats.warnings.push({ offset, message: `corrupt record header (captured length ${h.capturedLength}); rest of file ignored` });
+        failure = new Error('corrupt record header');
+        stream.destroy();
+        resolve(stats);
       });
       parser.on('packet', ({ header, data }) => {
         if (failure) return;
