@@ -41,19 +41,32 @@ export async function main(argv: string[]): Promise<number> {
   if (usageFailed) return 2;
   if (args.help || args.version) return 0;
   const inputs = ((args.capture as string[] | undefined) ?? []).map((a) => (a === STDIN ? '-' : a));
+  // First SIGINT/SIGTERM: stop reading, finish and write what was read. A second one: leave now.
+  const stop = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (stop.signal.aborted) process.exit(130);
+    process.stderr.write(`extract-http: ${sig}: finishing what was read (again to quit at once)\n`);
+    stop.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     const summary = await extract({
       inputs,
       outDir: args.output,
       force: args.force,
+      signal: stop.signal,
       onWarning: (m) => process.stderr.write(`extract-http: warning: ${m}\n`),
     });
     process.stdout.write(formatSummary(summary));
-    return 0;
+    return summary.interrupted ? 130 : 0;
   } catch (e) {
     process.stderr.write(`extract-http: ${describe(e)}\n`);
     if (process.env.EXTRACT_HTTP_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
     return e instanceof CaptureError || e instanceof UsageError ? 1 : 3;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
 
@@ -78,7 +91,7 @@ export function formatSummary(s: Summary): string {
     `files         ${s.files} (${formatBytes(s.fileBytes)})`,
     `anomalies     ${s.anomalies}`,
     `bytes read    ${formatBytes(s.captureBytes)}`,
-    `time          ${s.seconds.toFixed(2)} s (${rate.toFixed(1)} MB/s)`,
+    `time          ${s.seconds.toFixed(2)} s (${rate.toFixed(1)} MB/s)${s.interrupted ? ', interrupted: the rest of the input was not read' : ''}`,
     `log           ${s.database}`,
   ];
   for (const [reason, n] of dropped) lines.push(`  undecodable: ${reason}: ${n}`);

@@ -21,6 +21,8 @@ export interface ExtractOptions {
   force?: boolean;
   /** Called with each problem in a capture file that did not stop the run. */
   onWarning?: (message: string) => void;
+  /** Aborting stops reading; what was read is finished and written as after a full run. */
+  signal?: AbortSignal;
 }
 
 export interface Summary {
@@ -36,12 +38,16 @@ export interface Summary {
   anomalies: number;
   drops: Record<string, number>;
   warnings: string[];
+  /** The run was stopped before the end of its input. */
+  interrupted: boolean;
   seconds: number;
   database: string;
 }
 
 /** A problem with how the tool was asked to run: reported as one line. */
 export class UsageError extends Error {}
+
+class Interrupted extends Error {}
 
 /** Files and folders a run writes into the output folder. */
 const OUTPUTS = ['http.sqlite', 'http.sqlite-wal', 'http.sqlite-shm', 'http.sqlite-journal', 'files', '.tmp'];
@@ -55,7 +61,7 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
   if (opts.inputs.length === 0) throw new UsageError('no capture file given');
   // Every input is opened and recognised before anything is written.
   const sources: PacketSource[] = [];
-  for (const input of opts.inputs) sources.push(await openCapture(input));
+  for (const input of opts.inputs) sources.push(await openCapture(input, opts.signal));
   const outDir = resolve(opts.outDir);
   prepareOutDir(outDir, opts.force ?? false);
 
@@ -94,21 +100,32 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
       log.anomaly({ scope: 'packet', capture_id: null, connection_id: null, transaction_id: null, kind: 'internal-error', detail: `${where}: ${(e as Error).stack ?? e}`, ts });
     }
   }
-  const between = (): Promise<void> | undefined =>
-    files.backlog > MAX_DECODE_BACKLOG ? files.waitBacklog(MAX_DECODE_BACKLOG / 2) : undefined;
+  const between = (): Promise<void> | undefined => {
+    if (opts.signal?.aborted) return Promise.reject(new Interrupted());
+    return files.backlog > MAX_DECODE_BACKLOG ? files.waitBacklog(MAX_DECODE_BACKLOG / 2) : undefined;
+  };
+  let interrupted = false;
 
   let captureId = 0;
+  let captureAnomalies = 0;
   for (const src of sources) {
     captureId++;
-    let stats;
+    if (interrupted) break;
     try {
-      stats = await src.read(onPacket, between);
+      await src.read(onPacket, between);
     } catch (e) {
-      if (!(e instanceof CaptureError)) throw e;
-      // Damage mid-file: what was read before it stays extracted.
-      warn(captureId, e.offset, e.message, src.name);
-      continue;
+      if (e instanceof Interrupted || opts.signal?.aborted) {
+        interrupted = true;
+        captureAnomalies++;
+        log.anomaly({ scope: 'capture', capture_id: captureId, connection_id: null, transaction_id: null, kind: 'interrupted', detail: `${src.name}: run interrupted; the rest of the input was not read`, ts: null });
+      } else if (e instanceof CaptureError) {
+        // Damage mid-file: what was read before it stays extracted.
+        warn(captureId, e.offset, e.message, src.name);
+      } else {
+        throw e;
+      }
     }
+    const stats = src.stats;
     for (const w of stats.warnings) warn(captureId, w.offset, w.message, src.name);
     packets += stats.packets;
     captureBytes += stats.bytes;
@@ -137,9 +154,10 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
     transactions: recorder.transactions,
     files: files.files,
     fileBytes: files.bytes,
-    anomalies: recorder.anomalies + warnings.length,
+    anomalies: recorder.anomalies + warnings.length + captureAnomalies,
     drops: Object.fromEntries(decoder.drops),
     warnings,
+    interrupted,
     seconds,
     database: join(outDir, 'http.sqlite'),
   };

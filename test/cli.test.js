@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { cli, openLog, tmp, SAMPLES, ROOT } from './helpers.js';
+import { spawn } from 'node:child_process';
+import { cli, openLog, sha256File, tmp, BIN, SAMPLES, ROOT } from './helpers.js';
 
 const sample = join(SAMPLES, 'web.pcapng');
 
@@ -128,4 +129,28 @@ test('an absurd captured length stops the read there with a warning; packets bef
   assert.match(r.stderr, new RegExp(`caplen\\.pcap: corrupt record header \\(captured length 4294967280\\).*\\(at byte ${o}\\)`));
   assert.match(r.stdout, /packets\s+60 /);
   assert.match(r.stdout, /anomalies\s+1\b/);
+});
+
+test('SIGINT while reading finishes what was read: summary, consistent log, every file whole', async () => {
+  const out = join(tmp(), 'out');
+  const child = spawn(process.execPath, [BIN, '-', '-o', out], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '', stderr = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  child.stderr.on('data', (d) => { stderr += d; });
+  const bytes = readFileSync(join(SAMPLES, 'web.pcap'));
+  // Half the capture, then the pipe stays open as a slow sensor's would.
+  child.stdin.write(bytes.subarray(0, bytes.length >> 1));
+  await new Promise((r) => setTimeout(r, 1500));
+  child.kill('SIGINT');
+  const status = await new Promise((r) => child.on('close', r));
+  assert.equal(status, 130, stderr);
+  assert.match(stderr, /SIGINT: finishing what was read/);
+  assert.match(stdout, /interrupted/);
+  const db = openLog(out);
+  assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+  const n = db.prepare('SELECT count(*) AS n FROM http').get().n;
+  assert.ok(n >= 5, `transactions read before the interrupt are kept (${n})`);
+  for (const f of db.prepare('SELECT path, sha256 FROM files').all()) assert.equal(sha256File(join(out, f.path)), f.sha256, f.path);
+  assert.equal(db.prepare("SELECT count(*) AS n FROM anomalies WHERE kind = 'interrupted'").get().n, 1);
+  db.close();
 });

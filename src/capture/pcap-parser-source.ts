@@ -27,10 +27,11 @@ const RECORD_HEADER = 16;
 /** Classic microsecond pcap, either byte order, read by the pcap-parser package. */
 export class PcapParserSource implements PacketSource {
   readonly format = 'pcap' as const;
+  readonly stats = newStats();
   constructor(readonly name: string, private readonly input: AsyncIterable<Buffer>) {}
 
   read(onPacket: (p: Packet) => void, between: () => Promise<void> | undefined): Promise<ReadStats> {
-    const stats = newStats();
+    const stats = this.stats;
     const stream = Readable.from(this.input, { objectMode: false });
     const parser = pcapParser.parse(stream);
     const pkt: Packet = { linkType: 1, ts: 0, data: Buffer.alloc(0), origLen: 0, frame: 0, offset: 0 };

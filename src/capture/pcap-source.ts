@@ -12,12 +12,13 @@ export const MAX_CAPLEN = 256 * 1024 * 1024;
  */
 export class PcapSource implements PacketSource {
   readonly format: 'pcap' | 'pcap-nsec';
+  readonly stats = newStats();
   constructor(readonly name: string, private readonly input: AsyncIterable<Buffer>, nanosecond: boolean) {
     this.format = nanosecond ? 'pcap-nsec' : 'pcap';
   }
 
   async read(onPacket: (p: Packet) => void, between: () => Promise<void> | undefined): Promise<ReadStats> {
-    const stats = newStats();
+    const stats = this.stats;
     const cur = new ChunkCursor();
     const pkt: Packet = { linkType: 1, ts: 0, data: Buffer.alloc(0), origLen: 0, frame: 0, offset: 0 };
     let le = true;

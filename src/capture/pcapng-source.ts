@@ -23,10 +23,11 @@ interface Interface {
 /** pcapng: sections in either byte order, several interfaces, EPB/SPB/PB; other blocks skipped. */
 export class PcapngSource implements PacketSource {
   readonly format = 'pcapng' as const;
+  readonly stats = newStats();
   constructor(readonly name: string, private readonly input: AsyncIterable<Buffer>) {}
 
   async read(onPacket: (p: Packet) => void, between: () => Promise<void> | undefined): Promise<ReadStats> {
-    const stats = newStats();
+    const stats = this.stats;
     const cur = new ChunkCursor();
     const pkt: Packet = { linkType: 1, ts: 0, data: Buffer.alloc(0), origLen: 0, frame: 0, offset: 0 };
     let le = true;

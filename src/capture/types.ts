@@ -39,6 +39,8 @@ export interface ReadStats {
 export interface PacketSource {
   readonly name: string;
   readonly format: CaptureFormat;
+  /** Counts so far; after a failed or interrupted read, what was read before it. */
+  readonly stats: ReadStats;
   read(onPacket: (p: Packet) => void, between: () => Promise<void> | undefined): Promise<ReadStats>;
 }
 
