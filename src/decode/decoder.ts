@@ -1,5 +1,6 @@
 import type { Packet } from '../capture/types.js';
 import { ETHERTYPE, LINKTYPE } from './linktypes.js';
+import { FragmentReassembler } from './ip-fragments.js';
 import { TcpSegment } from './segment.js';
 
 /** Why a packet yielded no TCP segment. "skip:" reasons are normal traffic, the rest are damage. */
@@ -15,16 +16,33 @@ const PORT_GENEVE = 6081;
 const PORT_GTPU = 2152;
 const PORT_TEREDO = 3544;
 const MAX_NESTING = 8;
+const NFULA_PAYLOAD = 9;
 
 /**
  * Decodes link layer, IP and TCP headers into a reused TcpSegment, counting every packet it
  * cannot turn into a segment by reason.
  */
+export interface DecoderOptions {
+  /**
+   * Check TCP checksums and drop segments that fail. Off by default: checksum offload makes
+   * valid traffic captured on the sending host look bad.
+   */
+  verifyChecksums: boolean;
+}
+
 export class PacketDecoder {
   readonly drops = new Map<DropReason, number>();
+  readonly fragments = new FragmentReassembler();
   private depth = 0;
+  private lastExpire = 0;
+
+  constructor(private readonly opts: DecoderOptions = { verifyChecksums: false }) {}
 
   decode(p: Packet, seg: TcpSegment): boolean {
+    if (p.ts - this.lastExpire >= 1) {
+      this.fragments.expire(p.ts);
+      this.lastExpire = p.ts;
+    }
     seg.ts = p.ts;
     seg.frame = p.frame;
     seg.tunnel = '';
@@ -52,6 +70,8 @@ export class PacketDecoder {
       case LINKTYPE.IPV4:
       case LINKTYPE.IPV6:
         return this.ip(d, 0, d.length, seg);
+      case LINKTYPE.NFLOG:
+        return this.nflog(d, seg);
       case LINKTYPE.C_HDLC:
         if (d.length < 4) return this.drop('truncated: cisco hdlc header');
         return this.ethertype(d.readUInt16BE(2), d, 4, seg);
@@ -60,9 +80,34 @@ export class PacketDecoder {
     }
   }
 
+  /** End of input: incomplete fragment sets are counted as such. */
+  finish(): void {
+    this.fragments.finish();
+    for (const [why, n] of this.fragments.dropped) this.drops.set(why, (this.drops.get(why) ?? 0) + n);
+    this.fragments.dropped.clear();
+  }
+
   drop(reason: DropReason): false {
     this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
     return false;
+  }
+
+  /** Linux NFLOG: a header, then TLVs in the capturing host's byte order; the packet is NFULA_PAYLOAD. */
+  private nflog(d: Buffer, seg: TcpSegment): boolean {
+    if (d.length < 4) return this.drop('truncated: nflog header');
+    let o = 4;
+    while (d.length - o >= 4) {
+      let len = d.readUInt16LE(o);
+      let type = d.readUInt16LE(o + 2);
+      if (len < 4 || o + len > d.length) {
+        len = d.readUInt16BE(o);
+        type = d.readUInt16BE(o + 2);
+      }
+      if (len < 4 || o + len > d.length) return this.drop('truncated: nflog tlv');
+      if ((type & 0x7fff) === NFULA_PAYLOAD) return this.ip(d, o + 4, o + len, seg);
+      o += (len + 3) & ~3;
+    }
+    return this.drop('skip: nflog without payload');
   }
 
   private ethernet(d: Buffer, o: number, seg: TcpSegment): boolean {
@@ -138,7 +183,6 @@ export class PacketDecoder {
     if (ihl < 20 || total < ihl) return this.drop('bad ipv4 header length');
     if (end - o < ihl) return this.drop('truncated: ipv4 header');
     const fragField = d.readUInt16BE(o + 6);
-    if ((fragField & 0x3fff) !== 0) return this.drop('ipv4 fragment (not reassembled)');
     // Ethernet pads short frames: the IP total length says where the datagram really ends.
     const wireEnd = o + total;
     const ipEnd = Math.min(end, wireEnd);
@@ -146,19 +190,30 @@ export class PacketDecoder {
     seg.ipVersion = 4;
     seg.src = d.subarray(o + 12, o + 16);
     seg.dst = d.subarray(o + 16, o + 20);
+    if ((fragField & 0x3fff) !== 0) {
+      if (ipEnd < wireEnd) return this.drop('ip fragment cut by the snaplen');
+      const key = `4${seg.src.toString('latin1')}${seg.dst.toString('latin1')}${d.readUInt16BE(o + 4)}:${proto}`;
+      const whole = this.fragments.add(key, (fragField & 0x1fff) * 8, (fragField & 0x2000) !== 0, d.subarray(o + ihl, ipEnd), proto, seg.ts);
+      if (!whole) return this.drop('skip: ip fragment held for reassembly');
+      return this.transport(whole.proto, whole.payload, 0, whole.payload.length, 0, seg);
+    }
     return this.transport(proto, d, o + ihl, ipEnd, wireEnd - ipEnd, seg);
   }
 
   private ipv6(d: Buffer, o: number, end: number, seg: TcpSegment): boolean {
     if (end - o < 40) return this.drop('truncated: ipv6 header');
     const payloadLen = d.readUInt16BE(o + 4);
-    let next = d[o + 6];
+    const next = d[o + 6];
     const wireEnd = o + 40 + payloadLen;
     const ipEnd = Math.min(end, wireEnd);
     seg.ipVersion = 6;
     seg.src = d.subarray(o + 8, o + 24);
     seg.dst = d.subarray(o + 24, o + 40);
-    let p = o + 40;
+    return this.ipv6Chain(next, d, o + 40, ipEnd, wireEnd - ipEnd, seg);
+  }
+
+  /** Walks IPv6 extension headers to the upper layer, reassembling fragments on the way. */
+  private ipv6Chain(next: number, d: Buffer, p: number, ipEnd: number, cut: number, seg: TcpSegment): boolean {
     for (;;) {
       switch (next) {
         case 0: case 43: case 60: case 135: case 139: case 140: {
@@ -175,11 +230,18 @@ export class PacketDecoder {
           p += len;
           continue;
         }
-        case 44:
-          return this.drop('ipv6 fragment (not reassembled)');
+        case 44: {
+          if (ipEnd - p < 8) return this.drop('truncated: ipv6 fragment header');
+          if (cut > 0) return this.drop('ip fragment cut by the snaplen');
+          const field = d.readUInt16BE(p + 2);
+          const key = `6${seg.src.toString('latin1')}${seg.dst.toString('latin1')}${d.readUInt32BE(p + 4)}`;
+          const whole = this.fragments.add(key, field & 0xfff8, (field & 1) !== 0, d.subarray(p + 8, ipEnd), d[p], seg.ts);
+          if (!whole) return this.drop('skip: ip fragment held for reassembly');
+          return this.ipv6Chain(whole.proto, whole.payload, 0, whole.payload.length, 0, seg);
+        }
         default:
           if (p > ipEnd) return this.drop('truncated: ipv6 extension header');
-          return this.transport(next, d, p, ipEnd, wireEnd - ipEnd, seg);
+          return this.transport(next, d, p, ipEnd, cut, seg);
       }
     }
   }
@@ -268,6 +330,19 @@ export class PacketDecoder {
     const type = d.readUInt16BE(o + 2);
     if (type === ETHERTYPE.IPV4 || type === ETHERTYPE.IPV6) return this.ip(d, o + hl, end, seg);
     if (type === ETHERTYPE.TEB) return this.ethernet(d.subarray(0, end), o + hl, seg);
+    if (type === ETHERTYPE.ERSPAN_2) {
+      // ERSPAN type I has no sequence number and no header of its own; type II has both.
+      const ersLen = flags & 0x1000 ? 8 : 0;
+      seg.tunnel = seg.tunnel === 'gre' ? `erspan:${ersLen ? 2 : 1}` : seg.tunnel;
+      return this.ethernet(d.subarray(0, end), o + hl + ersLen, seg);
+    }
+    if (type === ETHERTYPE.ERSPAN_3) {
+      const h = o + hl;
+      if (end - h < 12) return this.drop('truncated: erspan header');
+      seg.tunnel = seg.tunnel === 'gre' ? 'erspan:3' : seg.tunnel;
+      // The O bit announces an 8-byte platform-specific subheader.
+      return this.ethernet(d.subarray(0, end), h + 12 + (d[h + 11] & 1 ? 8 : 0), seg);
+    }
     return this.drop(`skip: gre protocol 0x${type.toString(16)}`);
   }
 
@@ -276,6 +351,9 @@ export class PacketDecoder {
     const doff = (d[o + 12] >> 4) * 4;
     if (doff < 20) return this.drop('bad tcp header length');
     if (end - o < doff) return this.drop('truncated: tcp header');
+    if (this.opts.verifyChecksums && cut === 0 && tcpChecksum(seg.src, seg.dst, d, o, end) !== 0) {
+      return this.drop('bad tcp checksum');
+    }
     seg.srcPort = d.readUInt16BE(o);
     seg.dstPort = d.readUInt16BE(o + 2);
     seg.seq = d.readUInt32BE(o + 4);
@@ -286,4 +364,21 @@ export class PacketDecoder {
     seg.missingTail = cut;
     return true;
   }
+}
+
+/** One's-complement sum over the pseudo-header and the segment: 0 when the checksum is right. */
+export function tcpChecksum(src: Buffer, dst: Buffer, d: Buffer, o: number, end: number): number {
+  let sum = 0;
+  const add = (b: Buffer, from: number, to: number): void => {
+    let i = from;
+    for (; i + 1 < to; i += 2) sum += (b[i] << 8) | b[i + 1];
+    if (i < to) sum += b[i] << 8;
+  };
+  add(src, 0, src.length);
+  add(dst, 0, dst.length);
+  const len = end - o;
+  sum += 6 + (len & 0xffff) + (src.length === 16 ? len >>> 16 : 0);
+  add(d, o, end);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return (~sum) & 0xffff;
 }

@@ -10,6 +10,7 @@ export const LINKTYPE = {
   LINUX_SLL: 113,
   IPV4: 228,
   IPV6: 229,
+  NFLOG: 239,
   LINUX_SLL2: 276,
 } as const;
 
@@ -23,4 +24,6 @@ export const ETHERTYPE = {
   MPLS_MC: 0x8848,
   PPPOE_SESSION: 0x8864,
   TEB: 0x6558,
+  ERSPAN_2: 0x88be,
+  ERSPAN_3: 0x22eb,
 } as const;
