@@ -16,10 +16,13 @@ export async function main(argv: string[]): Promise<number> {
     .scriptName('extract-http')
     .usage('$0 <capture..> [-o out/]\n\nRecovers every HTTP/1.x request and response in packet captures (pcap, pcapng, gzip-compressed) into an SQLite log and recovered files.')
     .command('$0 <capture..>', false)
-    .positional('capture', { type: 'string', array: true, describe: 'capture files (pcap, pcapng, .gz), or - for standard input' })
+    .positional('capture', { type: 'string', array: true, describe: 'capture files (pcap, pcapng, gzip-compressed), folders of them, or - for standard input; several are merged in timestamp order' })
     .option('output', { alias: 'o', type: 'string', default: 'out', describe: 'output folder: http.sqlite and files/' })
     .option('force', { type: 'boolean', default: false, describe: 'replace the outputs of an earlier run in the output folder' })
+    .option('verify-checksums', { type: 'boolean', default: false, describe: 'drop TCP segments with a bad checksum (off by default: checksum offload makes valid traffic captured on the sender look bad)' })
     .example('$0 capture.pcapng -o out/', 'extract into out/')
+    .example('$0 /var/spool/sensor/ -o case42/', 'rotated files of a folder, merged in timestamp order')
+    .example('tcpdump -i eth0 -w - | $0 - -o live/', 'read standard input')
     .example("sqlite3 out/http.sqlite 'select method, host, uri, status_code, response_file from http'", 'list the transactions')
     .version(pkg.version)
     .help()
@@ -55,6 +58,7 @@ export async function main(argv: string[]): Promise<number> {
       inputs,
       outDir: args.output,
       force: args.force,
+      verifyChecksums: args.verifyChecksums,
       signal: stop.signal,
       onWarning: (m) => process.stderr.write(`extract-http: warning: ${m}\n`),
     });

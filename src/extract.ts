@@ -3,6 +3,7 @@
  * evidence (SQLite log + recovered files). The one module that knows them all.
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { MergedSource } from './capture/merge.js';
 import { join, resolve } from 'node:path';
 import { openCapture } from './capture/open.js';
 import { CaptureError, type Packet, type PacketSource } from './capture/types.js';
@@ -21,6 +22,8 @@ export interface ExtractOptions {
   force?: boolean;
   /** Called with each problem in a capture file that did not stop the run. */
   onWarning?: (message: string) => void;
+  /** Drop TCP segments whose checksum is wrong (off by default: offload makes good traffic look bad). */
+  verifyChecksums?: boolean;
   /** Aborting stops reading; what was read is finished and written as after a full run. */
   signal?: AbortSignal;
 }
@@ -60,8 +63,8 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
   const started = process.hrtime.bigint();
   if (opts.inputs.length === 0) throw new UsageError('no capture file given');
   // Every input is opened and recognised before anything is written.
-  const sources: PacketSource[] = [];
-  for (const input of opts.inputs) sources.push(await openCapture(input, opts.signal));
+  const skipped: string[] = [];
+  const sources = await openInputs(opts.inputs, opts.signal, skipped);
   const outDir = resolve(opts.outDir);
   prepareOutDir(outDir, opts.force ?? false);
 
@@ -70,7 +73,7 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
   const recorder = new EvidenceRecorder(log, files);
   const factory = new HttpSessionFactory(recorder);
   const tcp = new TcpReassembler(factory);
-  const decoder = new PacketDecoder();
+  const decoder = new PacketDecoder({ verifyChecksums: opts.verifyChecksums ?? false });
   const seg = new TcpSegment();
   const warnings: string[] = [];
   let packets = 0;
@@ -106,24 +109,22 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
   };
   let interrupted = false;
 
-  let captureId = 0;
   let captureAnomalies = 0;
-  for (const src of sources) {
-    captureId++;
-    if (interrupted) break;
-    try {
-      await src.read(onPacket, between);
-    } catch (e) {
-      if (e instanceof Interrupted || opts.signal?.aborted) {
-        interrupted = true;
-        captureAnomalies++;
-        log.anomaly({ scope: 'capture', capture_id: captureId, connection_id: null, transaction_id: null, kind: 'interrupted', detail: `${src.name}: run interrupted; the rest of the input was not read`, ts: null });
-      } else if (e instanceof CaptureError) {
-        // Damage mid-file: what was read before it stays extracted.
-        warn(captureId, e.offset, e.message, src.name);
-      } else {
-        throw e;
-      }
+  for (const line of skipped) {
+    warnings.push(line);
+    opts.onWarning?.(line);
+  }
+  const ended = (src: PacketSource, e: unknown): void => {
+    const captureId = sources.indexOf(src) + 1;
+    if (e instanceof Interrupted || (e && opts.signal?.aborted)) {
+      interrupted = true;
+      captureAnomalies++;
+      log.anomaly({ scope: 'capture', capture_id: captureId, connection_id: null, transaction_id: null, kind: 'interrupted', detail: `${src.name}: run interrupted; the rest of the input was not read`, ts: null });
+    } else if (e instanceof CaptureError) {
+      // Damage mid-file: what was read before it stays extracted.
+      warn(captureId, e.offset, e.message, src.name);
+    } else if (e) {
+      throw e;
     }
     const stats = src.stats;
     for (const w of stats.warnings) warn(captureId, w.offset, w.message, src.name);
@@ -133,7 +134,19 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
       id: captureId, path: src.name, format: src.format, link_types: [...stats.linkTypes].join(','),
       packets: stats.packets, bytes: stats.bytes, first_ts: stats.firstTs, last_ts: stats.lastTs,
     });
+  };
+  if (sources.length === 1) {
+    let error: unknown = null;
+    try {
+      await sources[0].read(onPacket, between);
+    } catch (e) {
+      error = e;
+    }
+    ended(sources[0], error);
+  } else {
+    await new MergedSource(sources).read(onPacket, between, ended);
   }
+  decoder.finish();
   try {
     tcp.finish();
   } catch (e) {
@@ -161,6 +174,31 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
     seconds,
     database: join(outDir, 'http.sqlite'),
   };
+}
+
+/** Opens each input; a folder stands for the capture files in it, in name order. */
+async function openInputs(inputs: string[], signal: AbortSignal | undefined, skipped: string[]): Promise<PacketSource[]> {
+  const sources: PacketSource[] = [];
+  for (const input of inputs) {
+    if (input !== '-' && existsSync(input) && statSync(input).isDirectory()) {
+      const names = readdirSync(input).sort().map((n) => join(input, n)).filter((f) => statSync(f).isFile());
+      let found = 0;
+      for (const f of names) {
+        try {
+          sources.push(await openCapture(f, signal));
+          found++;
+        } catch (e) {
+          // In a folder, other files are expected: say which were passed over, and go on.
+          if (!(e instanceof CaptureError)) throw e;
+          skipped.push(`skipped: ${e.message}`);
+        }
+      }
+      if (found === 0) throw new UsageError(`no capture files in folder ${input}`);
+    } else {
+      sources.push(await openCapture(input, signal));
+    }
+  }
+  return sources;
 }
 
 function prepareOutDir(outDir: string, force: boolean): void {

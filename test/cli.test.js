@@ -37,7 +37,7 @@ test('empty, missing and directory inputs fail in one line without a stack trace
   for (const [input, pattern] of [
     [join(dir, 'empty.pcap'), /not a pcap or pcapng file: .*empty\.pcap \(the file is empty\)/],
     [join(dir, 'missing.pcap'), /missing\.pcap: no such file/],
-    [dir, /is a directory/],
+    [dir, /no capture files in folder/],
   ]) {
     const r = cli([input, '-o', join(dir, 'out')]);
     assert.notEqual(r.status, 0);
