@@ -133,7 +133,7 @@ export class PacketDecoder {
         case ETHERTYPE.QINQ:
         case ETHERTYPE.QINQ_OLD:
           if (d.length < o + 4) return this.drop('truncated: vlan tag');
-          if (!seg.tunnel) seg.tunnel = `vlan:${d.readUInt16BE(o) & 0x0fff}`;
+          wrap(seg, `vlan:${d.readUInt16BE(o) & 0x0fff}`);
           type = d.readUInt16BE(o + 2);
           o += 4;
           continue;
@@ -146,12 +146,12 @@ export class PacketDecoder {
             o += 4;
             if (bos) break;
           }
-          if (!seg.tunnel) seg.tunnel = 'mpls';
+          wrap(seg, 'mpls');
           return this.ip(d, o, d.length, seg);
         }
         case ETHERTYPE.PPPOE_SESSION: {
           if (d.length < o + 8) return this.drop('truncated: pppoe header');
-          if (!seg.tunnel) seg.tunnel = 'pppoe';
+          wrap(seg, 'pppoe');
           // PPP may compress its protocol field to one byte (RFC 1661 PFC): an odd first byte says so.
           const short = (d[o + 6] & 1) === 1;
           const proto = short ? d[o + 6] : d.readUInt16BE(o + 6);
@@ -252,7 +252,7 @@ export class PacketDecoder {
         return this.tcp(d, o, end, cut, seg);
       case IPPROTO_IPIP:
       case IPPROTO_IPV6:
-        if (!seg.tunnel) seg.tunnel = proto === IPPROTO_IPIP ? 'ipip' : '6in4';
+        wrap(seg, proto === IPPROTO_IPIP ? `4in${seg.ipVersion}` : `6in${seg.ipVersion}`);
         return this.ip(d, o, end, seg);
       case IPPROTO_GRE:
         return this.gre(d, o, end, seg);
@@ -272,14 +272,14 @@ export class PacketDecoder {
     const is = (port: number): boolean => sp === port || dp === port;
     if (is(PORT_VXLAN)) {
       if (end - p < 8 || (d[p] & 0x08) === 0) return this.drop('skip: udp');
-      if (!seg.tunnel) seg.tunnel = `vxlan:${d.readUIntBE(p + 4, 3)}`;
+      wrap(seg, `vxlan:${d.readUIntBE(p + 4, 3)}`);
       return this.ethernet(d.subarray(0, end), p + 8, seg);
     }
     if (is(PORT_GENEVE)) {
       if (end - p < 8) return this.drop('truncated: geneve header');
       const hl = 8 + (d[p] & 0x3f) * 4;
       const type = d.readUInt16BE(p + 2);
-      if (!seg.tunnel) seg.tunnel = `geneve:${d.readUIntBE(p + 4, 3)}`;
+      wrap(seg, `geneve:${d.readUIntBE(p + 4, 3)}`);
       if (type === ETHERTYPE.TEB) return this.ethernet(d.subarray(0, end), p + hl, seg);
       if (type === ETHERTYPE.IPV4 || type === ETHERTYPE.IPV6) return this.ip(d, p + hl, end, seg);
       return this.drop(`skip: geneve protocol 0x${type.toString(16)}`);
@@ -291,7 +291,7 @@ export class PacketDecoder {
       if (d.readUInt16BE(q) === 0x0001 && end - q >= 13) q += 13 + d[q + 2] + d[q + 3];
       if (end - q >= 8 && d.readUInt16BE(q) === 0x0000) q += 8;
       if (end - q >= 40 && d[q] >> 4 === 6) {
-        if (!seg.tunnel) seg.tunnel = 'teredo';
+        wrap(seg, 'teredo');
         return this.ip(d, q, end, seg);
       }
     }
@@ -314,7 +314,7 @@ export class PacketDecoder {
         q += len;
       }
     }
-    if (!seg.tunnel) seg.tunnel = 'gtp-u';
+    wrap(seg, 'gtp-u');
     return this.ip(d, q, end, seg);
   }
 
@@ -326,20 +326,20 @@ export class PacketDecoder {
     if (flags & 0x8000) hl += 4;
     if (flags & 0x2000) hl += 4;
     if (flags & 0x1000) hl += 4;
-    if (!seg.tunnel) seg.tunnel = 'gre';
+    wrap(seg, 'gre');
     const type = d.readUInt16BE(o + 2);
     if (type === ETHERTYPE.IPV4 || type === ETHERTYPE.IPV6) return this.ip(d, o + hl, end, seg);
     if (type === ETHERTYPE.TEB) return this.ethernet(d.subarray(0, end), o + hl, seg);
     if (type === ETHERTYPE.ERSPAN_2) {
       // ERSPAN type I has no sequence number and no header of its own; type II has both.
       const ersLen = flags & 0x1000 ? 8 : 0;
-      seg.tunnel = seg.tunnel === 'gre' ? `erspan:${ersLen ? 2 : 1}` : seg.tunnel;
+      rewrap(seg, 'gre', `erspan:${ersLen ? 2 : 1}`);
       return this.ethernet(d.subarray(0, end), o + hl + ersLen, seg);
     }
     if (type === ETHERTYPE.ERSPAN_3) {
       const h = o + hl;
       if (end - h < 12) return this.drop('truncated: erspan header');
-      seg.tunnel = seg.tunnel === 'gre' ? 'erspan:3' : seg.tunnel;
+      rewrap(seg, 'gre', 'erspan:3');
       // The O bit announces an 8-byte platform-specific subheader.
       return this.ethernet(d.subarray(0, end), h + 12 + (d[h + 11] & 1 ? 8 : 0), seg);
     }
@@ -381,4 +381,14 @@ export function tcpChecksum(src: Buffer, dst: Buffer, d: Buffer, o: number, end:
   add(d, o, end);
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
   return (~sum) & 0xffff;
+}
+
+/** Records one more layer of encapsulation, outermost first: "vlan:10/gre/vxlan:42". */
+function wrap(seg: TcpSegment, layer: string): void {
+  seg.tunnel = seg.tunnel ? `${seg.tunnel}/${layer}` : layer;
+}
+
+function rewrap(seg: TcpSegment, last: string, layer: string): void {
+  if (seg.tunnel === last) seg.tunnel = layer;
+  else if (seg.tunnel.endsWith(`/${last}`)) seg.tunnel = seg.tunnel.slice(0, -last.length) + layer;
 }
