@@ -34,7 +34,8 @@ const ZEROS = Buffer.alloc(64 * 1024);
  * message start, so the rest of the connection is never abandoned.
  */
 export class MessageReader implements ParserCallbacks {
-  private readonly parser: HttpParser;
+  /** Made on the first message start: most connections in a capture never need one. */
+  private llhttp: HttpParser | null = null;
   private mode: Mode = 'seek';
   private msg: HttpMessage | null = null;
   private bodyMode: BodyMode = 'none';
@@ -56,7 +57,6 @@ export class MessageReader implements ParserCallbacks {
   messages = 0;
 
   constructor(readonly kind: MessageKind, private readonly owner: ReaderOwner) {
-    this.parser = new HttpParser(kind, this);
   }
 
   get isHttp(): boolean {
@@ -206,7 +206,12 @@ export class MessageReader implements ParserCallbacks {
   }
 
   close(): void {
-    this.parser.close();
+    this.llhttp?.close();
+    this.llhttp = null;
+  }
+
+  private get parser(): HttpParser {
+    return (this.llhttp ??= new HttpParser(this.kind, this));
   }
 
   // llhttp callbacks
