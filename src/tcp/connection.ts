@@ -19,6 +19,7 @@ export class Connection implements ConnectionView {
   /** ISN of the client SYN, to tell a new connection on the same 4-tuple. */
   clientIsn = -1;
   rst = false;
+  simultaneousOpen = false;
   /** Server segments without data seen before the SYN-ACK, and ignored. */
   preHandshake = 0;
   ended: EndReason | null = null;

@@ -45,7 +45,11 @@ export class TcpReassembler {
     const syn = (flags & SYN) !== 0;
     const clientSyn = syn && (flags & ACK) === 0;
     let conn = this.table.get(key);
-    if (conn && clientSyn && (conn.ended || conn.clientIsn !== seg.seq && (conn.clientIsn >= 0 || (conn.carriedData() && !this.lateSyn(conn, srcKey, seg.seq))))) {
+    if (conn && clientSyn && !conn.ended && conn.synSeen && !conn.carriedData() && conn.dirOf(srcKey) === 1 && !conn.half[1].started) {
+      // Simultaneous open: the peer's own SYN crossed ours. Same connection, both sides opened it.
+      conn.simultaneousOpen = true;
+      conn.synAckSeen = true;
+    } else if (conn && clientSyn && (conn.ended || conn.clientIsn !== seg.seq && (conn.clientIsn >= 0 || (conn.carriedData() && !this.lateSyn(conn, srcKey, seg.seq))))) {
       // A fresh SYN on a known 4-tuple: the old connection is over and a new one begins.
       if (!conn.ended) conn.end('port-reuse', ts);
       conn = undefined;
@@ -77,7 +81,7 @@ export class TcpReassembler {
     }
     let seq = seg.seq;
     if (syn) {
-      if (clientSyn) { conn.synSeen = true; conn.clientIsn = seg.seq; } else conn.synAckSeen = true;
+      if (clientSyn && dir === 0) { conn.synSeen = true; conn.clientIsn = seg.seq; } else conn.synAckSeen = true;
       if (!half.started) half.start(seq + 1);
       seq = (seq + 1) >>> 0; // The SYN takes one sequence number; TFO data follows it.
     } else if (!half.started) {

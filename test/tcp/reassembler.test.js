@@ -226,3 +226,19 @@ test('a SYN captured after its connection\'s first data is that connection\'s, n
   assert.equal(bytesOf(conns[0].parts[1]).toString(), 'HTTP/1.1 200 OK\r\n\r\n');
   assert.equal(conns[0].end, 'port-reuse');
 });
+
+test('simultaneous open: two crossing SYNs make one connection', () => {
+  const { factory, conns } = recorder();
+  const tcp = new TcpReassembler(factory);
+  tcp.segment(seg({ seq: 1000, flags: SYN }));
+  tcp.segment(seg({ fromA: false, seq: 5000, flags: SYN }));
+  tcp.segment(seg({ seq: 1000, ack: 5001, flags: SYN | ACK }));
+  tcp.segment(seg({ fromA: false, seq: 5000, ack: 1001, flags: SYN | ACK }));
+  tcp.segment(seg({ seq: 1001, ack: 5001, data: 'GET / HTTP/1.1\r\n\r\n' }));
+  tcp.segment(seg({ fromA: false, seq: 5001, ack: 1019, data: 'HTTP/1.1 200 OK\r\n\r\n' }));
+  tcp.finish();
+  assert.equal(conns.length, 1);
+  assert.equal(bytesOf(conns[0].parts[0]).toString(), 'GET / HTTP/1.1\r\n\r\n');
+  assert.equal(bytesOf(conns[0].parts[1]).toString(), 'HTTP/1.1 200 OK\r\n\r\n');
+  assert.equal(conns[0].view.synAckSeen, true);
+});
