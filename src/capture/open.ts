@@ -25,7 +25,8 @@ export async function openCapture(path: string, signal?: AbortSignal): Promise<P
   if (h.length < 4) throw CaptureError.notACapture(name, 'too short');
   const le = h.readUInt32LE(0);
   if (le === 0xa1b2c3d4 || le === 0xd4c3b2a1) return new PcapParserSource(name, peeked.stream);
-  if (le === 0xa1b23c4d || le === 0x4d3cb2a1) return new PcapSource(name, peeked.stream, true);
+  if (le === 0xa1b23c4d || le === 0x4d3cb2a1) return new PcapSource(name, peeked.stream, 'nanosecond');
+  if (le === 0xa1b2cd34 || le === 0x34cdb2a1) return new PcapSource(name, peeked.stream, 'modified');
   if (le === 0x0a0d0d0a) return new PcapngSource(name, peeked.stream);
   throw CaptureError.notACapture(name);
 }

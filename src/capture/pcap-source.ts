@@ -8,13 +8,13 @@ export const MAX_CAPLEN = 256 * 1024 * 1024;
 
 /**
  * Classic pcap read by a plain loop: used for what pcap-parser cannot read (nanosecond
- * timestamps). Handles both byte orders and both timestamp resolutions.
+ * timestamps, the modified format of Alexey Kuznetzov's patches). Handles both byte orders.
  */
 export class PcapSource implements PacketSource {
-  readonly format: 'pcap' | 'pcap-nsec';
+  readonly format: 'pcap' | 'pcap-nsec' | 'pcap-modified';
   readonly stats = newStats();
-  constructor(readonly name: string, private readonly input: AsyncIterable<Buffer>, nanosecond: boolean) {
-    this.format = nanosecond ? 'pcap-nsec' : 'pcap';
+  constructor(readonly name: string, private readonly input: AsyncIterable<Buffer>, kind: 'nanosecond' | 'microsecond' | 'modified') {
+    this.format = kind === 'nanosecond' ? 'pcap-nsec' : kind === 'modified' ? 'pcap-modified' : 'pcap';
   }
 
   async read(onPacket: (p: Packet) => void, between: () => Promise<void> | undefined): Promise<ReadStats> {
@@ -23,6 +23,8 @@ export class PcapSource implements PacketSource {
     const pkt: Packet = { linkType: 1, ts: 0, data: Buffer.alloc(0), origLen: 0, frame: 0, offset: 0 };
     let le = true;
     let divisor = this.format === 'pcap-nsec' ? 1e9 : 1e6;
+    // Kuznetzov's modified pcap adds ifindex, protocol, packet type and padding to each record.
+    const recHeader = this.format === 'pcap-modified' ? 24 : RECORD_HEADER;
     let header = false;
     for await (const chunk of this.input) {
       cur.push(chunk);
@@ -30,7 +32,7 @@ export class PcapSource implements PacketSource {
       if (!header) {
         if (cur.available() < GLOBAL_HEADER) continue;
         const m = b.readUInt32LE(0);
-        le = m === 0xa1b2c3d4 || m === 0xa1b23c4d;
+        le = m === 0xa1b2c3d4 || m === 0xa1b23c4d || m === 0xa1b2cd34;
         divisor = (le ? m : b.readUInt32BE(0)) === 0xa1b23c4d ? 1e9 : 1e6;
         pkt.linkType = (le ? b.readUInt32LE(20) : b.readUInt32BE(20)) & 0x0fffffff;
         stats.linkTypes.add(pkt.linkType);
@@ -39,22 +41,22 @@ export class PcapSource implements PacketSource {
       }
       for (;;) {
         const p = cur.pos;
-        if (b.length - p < RECORD_HEADER) break;
+        if (b.length - p < recHeader) break;
         const caplen = le ? b.readUInt32LE(p + 8) : b.readUInt32BE(p + 8);
         if (caplen > MAX_CAPLEN) {
           // Nothing after a garbage header can be trusted; keep what was read before it.
           stats.warnings.push({ offset: cur.base + p, message: `corrupt record header (captured length ${caplen}); rest of file ignored` });
           return stats;
         }
-        if (b.length - p - RECORD_HEADER < caplen) break;
+        if (b.length - p - recHeader < caplen) break;
         const sec = le ? b.readUInt32LE(p) : b.readUInt32BE(p);
         const frac = le ? b.readUInt32LE(p + 4) : b.readUInt32BE(p + 4);
         pkt.ts = sec + frac / divisor;
         pkt.origLen = le ? b.readUInt32LE(p + 12) : b.readUInt32BE(p + 12);
-        pkt.data = b.subarray(p + RECORD_HEADER, p + RECORD_HEADER + caplen);
+        pkt.data = b.subarray(p + recHeader, p + recHeader + caplen);
         pkt.frame++;
         pkt.offset = cur.base + p;
-        cur.pos = p + RECORD_HEADER + caplen;
+        cur.pos = p + recHeader + caplen;
         countPacket(stats, pkt);
         onPacket(pkt);
       }

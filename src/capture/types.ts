@@ -14,7 +14,7 @@ export interface Packet {
   offset: number;
 }
 
-export type CaptureFormat = 'pcap' | 'pcap-nsec' | 'pcapng';
+export type CaptureFormat = 'pcap' | 'pcap-nsec' | 'pcap-modified' | 'pcapng';
 
 /** A problem with the capture file itself; everything read before it is kept. */
 export interface CaptureWarning {
