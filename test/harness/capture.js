@@ -570,6 +570,9 @@ export async function makeCapture({ scenario, dir, timeoutMs = 60000, loopback =
   };
 }
 
+// Building blocks shared with variants.js (same behaviour as above).
+export { curlArgs, waitForLine, waitExit, PROBE_JS };
+
 // CLI: node test/harness/capture.js SCENARIO DIR
 if (import.meta.url === `file://${process.argv[1]}`) {
   const [scenario = 'full', dir = '/tmp/xh-capture'] = process.argv.slice(2);

@@ -312,6 +312,7 @@ async function setupNetns(opts) {
 
   return {
     mode: 'netns',
+    subnet: n,
     clientNs,
     serverNs,
     clientIp,
@@ -365,7 +366,10 @@ export function wrap(ns, cmd, args = []) {
  * info: {mode, clientNs, serverNs, clientIp, serverIp, clientIp6, serverIp6,
  *        ipv6, dev, clientDev, serverDev, exec(ns, cmd, args, opts) -> Promise<{code,stdout,stderr}>,
  *        spawn(ns, cmd, args, spawnOpts) -> ChildProcess (tracked), wrap(ns, cmd, args)}
- * opts: {loopback: true to force loopback, mtu, verbose}
+ * opts: {loopback: true to force loopback, mtu, verbose,
+ *        noFallback: true to throw (after cleaning up) instead of falling back to loopback}
+ * info.subnet (netns mode): n of the 10.77.n.0/24 / fd77:n::/64 addresses, free for other
+ * per-link subnets (e.g. tunnel inner addresses 10.78.n.0/24).
  */
 export async function withLink(fn, opts = {}) {
   let info;
@@ -380,6 +384,10 @@ export async function withLink(fn, opts = {}) {
         if (ns.startsWith(`${PREFIX}c-${process.pid}-`) || ns.startsWith(`${PREFIX}s-${process.pid}-`)) {
           deleteNsSync(ns);
         }
+      }
+      if (opts.noFallback) {
+        uninstallHandlersIfIdle();
+        throw e;
       }
       info = loopbackInfo(`netns unavailable: ${e.message}`);
       console.error(`[netns] falling back to loopback (${e.message})`);
