@@ -53,7 +53,7 @@ test('our plain pcap loop agrees with pcap-parser, and reads nanosecond pcap', a
   async function* chunks(buf, size) { for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size); }
   // Odd chunk sizes put record boundaries everywhere.
   for (const size of [1, 7, 4096, 1 << 20]) {
-    const ours = await collect(new PcapSource(file, chunks(readFileSync(file), size), false));
+    const ours = await collect(new PcapSource(file, chunks(readFileSync(file), size), 'microsecond'));
     samePackets(ref.packets, ours.packets);
   }
   const dir = tmp();
