@@ -1,6 +1,7 @@
 // Real captures in every format, link type and encapsulation the machine can make: tcpdump -i any
 // (Linux cooked v1 and v2), nanosecond pcap, VLAN / QinQ / GRE / VXLAN / SRv6 / ... interfaces
-// between network namespaces, IP fragments, editcap and mergecap conversions. For each capture:
+// between network namespaces (userspace endpoints where the kernel lacks the link type), IP
+// fragments, editcap and mergecap conversions. For each capture:
 // the summary's packet count is capinfos's, the http view holds exactly the ground truth's
 // transactions with byte-identical files, and other encodings of the same traffic give the same
 // transactions. Variants this machine cannot make (missing kernel support, no nft, ...) are

@@ -21,6 +21,10 @@
 //   frag (IPv4 fragments: VXLAN with MTU 1500 over the 1500 veth, DF unset),
 //   frag6 (IPv6 fragments: VXLAN over IPv6 with user-space endpoints, python3 + TAP),
 //   frag-gre (IPv4 fragments: GRE nopmtudisc with MTU 1500).
+// On a kernel without the vlan, gre, gretap, erspan, ipip, sit or ip6tnl link types ("Unknown
+// device type"), vlan, qinq, gre, gretap, erspan, erspan3, ipip, sit, ip6tnl and frag-gre use
+// userspace endpoints instead (tunnel-endpoint.py: python3 + TAP/TUN devices, AF_PACKET or raw IP
+// sockets on the veth; the variant's notes say so); XH_USERSPACE_TUNNELS=1 forces them.
 // Derived: pcapng, pcapng-pcap, nsecpcap, nano-pcapng, nano-usec, modpcap, rawip, rawip-sll,
 //   vlan-pcapng, vxlan-pcapng (editcap); merge-dup, merge-mixed (mergecap).
 // Inner (tunnelled) HTTP runs between 10.78.n.1 -> 10.78.n.2 and fd78:n::1 -> fd78:n::2.
@@ -268,6 +272,108 @@ function userVxlan6() {
   };
 }
 
+// ---------------------------------------------------------------------------
+// User-space endpoints (tunnel-endpoint.py, python3 standard library) for kernels without the
+// vlan / gre / gretap / erspan / ipip / sit / ip6tnl link types: a TAP (Ethernet) or TUN (IP)
+// device in each namespace holds the inner addresses, and a python3 process per namespace moves
+// its packets to and from the veth: tagged frames on an AF_PACKET socket (vlan, qinq), or
+// tunnel packets on raw IP sockets whose outer IP header the kernel writes (GRE family, ipip,
+// sit, ip6tnl). The capture on the client veth then holds real tagged / encapsulated packets of
+// real TCP traffic, each once (the TAP / TUN devices are not captured).
+
+const ENDPOINT_PY = path.join(HERE, 'tunnel-endpoint.py');
+
+function userspaceReady(what) {
+  if (!haveCmd('python3')) throw new VariantSkip(`python3 (user-space ${what} endpoint) is not installed`);
+  if (!fs.existsSync('/dev/net/tun')) throw new VariantSkip(`/dev/net/tun is missing (user-space ${what} endpoint)`);
+}
+
+/** A TUN / TAP device `dev` in me's namespace, attached to a new endpoint process, then up. */
+async function endpointDevice(T, me, { dev, tap, mtu, args, what, inner }) {
+  await ip(T, me, ['tuntap', 'add', 'dev', dev, 'mode', tap ? 'tap' : 'tun'], 'TUN/TAP');
+  await ip(T, me, ['link', 'set', dev, ...(tap ? ['address', me.mac] : []), 'mtu', String(mtu)]);
+  const py = T.spawn(me.ns, 'python3', ['-u', ENDPOINT_PY, ...args]);
+  let err = '';
+  py.stderr.on('data', (d) => (err += d.toString()));
+  py.on('exit', (code, sig) => {
+    if (err.trim()) T.log(`${what} endpoint in ${me.ns} exited (${code ?? sig}): ${err.trim()}`);
+  });
+  await waitForLine(py, 'stdout', /READY/, 10000, `user-space ${what} endpoint`);
+  await offloadsOff(T, me, dev);
+  await addAddrs(T, me, dev, inner);
+  await ip(T, me, ['link', 'set', dev, 'up']);
+  return py;
+}
+
+/** 802.1Q id 10 (or 802.1ad id 20 + 802.1Q id 30) added / removed by a user-space endpoint. */
+function userVlan({ qinq = false } = {}) {
+  return async (T) => {
+    userspaceReady('VLAN');
+    const tags = qinq ? ['88a8:20', '8100:30'] : ['8100:10'];
+    for (const [me] of pairs(T)) {
+      // A packet socket sends frames of MTU + 4 bytes only when the outer tag is 802.1Q: both
+      // QinQ tags come out of the payload.
+      await endpointDevice(T, me, { dev: 'xv0', tap: true, mtu: qinq ? 1492 : 1500, args: ['vlan', 'xv0', me.dev, ...tags],
+        what: qinq ? 'QinQ' : '802.1Q', inner: [4, 6] });
+    }
+    return {
+      families: [4, 6],
+      notes: [`${qinq ? '802.1ad + 802.1Q tags' : '802.1Q tags'} added and removed by a userspace endpoint ` +
+        `(python3 between a TAP device with the inner addresses, MTU ${qinq ? 1492 : 1500}, and an AF_PACKET socket on the veth)`],
+    };
+  };
+}
+
+/**
+ * A tunnel with user-space endpoints over the veth addresses (see tunnel-endpoint.py for the
+ * modes). mtu: the inner device's (the kernel device's default for the mode, so outer packets
+ * fit the 1500-byte veth without DF trouble).
+ */
+function userTunnel({ mode, underlay = 4, inner, mtu, nopmtudisc = false }) {
+  return async (T) => {
+    userspaceReady(mode);
+    if (underlay === 6 && !T.c.ip6) throw new VariantSkip('IPv6 is not available in the namespaces');
+    const tap = ['gretap', 'erspan', 'erspan3'].includes(mode);
+    for (const [me, peer] of pairs(T)) {
+      const [local, remote] = underlay === 6 ? [me.ip6, peer.ip6] : [me.ip4, peer.ip4];
+      await endpointDevice(T, me, { dev: 'xu0', tap, mtu, args: [mode, 'xu0', local, remote, ...(nopmtudisc ? ['nopmtudisc'] : [])],
+        what: mode, inner });
+    }
+    return {
+      families: inner,
+      notes: [`${mode} ${nopmtudisc ? '(outer DF unset) ' : ''}by a userspace endpoint (python3 between a ${tap ? 'TAP' : 'TUN'} ` +
+        `device with the inner addresses, MTU ${mtu}, and a raw IPv${underlay} socket; outer header by the kernel)`],
+    };
+  };
+}
+
+/**
+ * The kernel's interfaces when it has the link type; on "Unknown device type" (or with
+ * XH_USERSPACE_TUNNELS=1) whatever was made is deleted and the user-space version is used.
+ */
+function kernelOr(kernel, user, devs) {
+  return async (T) => {
+    let why = 'XH_USERSPACE_TUNNELS=1';
+    if (process.env.XH_USERSPACE_TUNNELS !== '1') {
+      try {
+        return await kernel(T);
+      } catch (e) {
+        if (!(e instanceof VariantSkip) || !/Unknown device type/.test(e.message)) throw e;
+        why = e.message;
+      }
+      for (const [me] of pairs(T)) {
+        for (const d of devs) await T.link.exec(me.ns, 'ip', ['link', 'del', d]);
+      }
+    }
+    try {
+      return await user(T);
+    } catch (e) {
+      if (e instanceof VariantSkip) throw new VariantSkip(`${why}; user-space fallback: ${e.message}`);
+      throw e;
+    }
+  };
+}
+
 function plain() {
   return async (T) => ({ families: T.s.ip6 ? [4, 6] : [4], server4: T.s.ip4, server6: T.s.ip6 });
 }
@@ -323,39 +429,46 @@ const RUNS = {
     captures: [{ name: 'nflog', dev: 'nflog:5', filter: '', linkType: 239, wire: 'NFLOG (tcpdump -i nflog:5) / IP / TCP' }],
   },
   vlan: {
-    setup: vlan(),
+    setup: kernelOr(vlan(), userVlan(), ['xh0.10', 'xh1.10']),
     captures: [{ name: 'vlan', filter: F_OUTER, linkType: 1, wire: 'Ethernet / 802.1Q id 10 / IP / TCP' }],
   },
   qinq: {
-    setup: vlan({ qinq: true }),
+    setup: kernelOr(vlan({ qinq: true }), userVlan({ qinq: true }), ['xh0.20.30', 'xh0.20', 'xh1.20.30', 'xh1.20']),
     captures: [{ name: 'qinq', filter: F_OUTER, linkType: 1, wire: 'Ethernet / 802.1ad id 20 / 802.1Q id 30 / IP / TCP' }],
   },
   gre: {
-    setup: tunnel({ type: 'gre', name: 'gre1', args: ['ttl', '64'], inner: [4, 6] }),
+    setup: kernelOr(tunnel({ type: 'gre', name: 'gre1', args: ['ttl', '64'], inner: [4, 6] }),
+      userTunnel({ mode: 'gre', inner: [4, 6], mtu: 1476 }), ['gre1']),
     captures: [{ name: 'gre', filter: F_OUTER, linkType: 1, wire: 'Ethernet / IPv4 / GRE / IPv4|IPv6 / TCP' }],
   },
   gretap: {
-    setup: tunnel({ type: 'gretap', name: 'gt1', args: ['ttl', '64'], inner: [4, 6], ethernet: true }),
+    setup: kernelOr(tunnel({ type: 'gretap', name: 'gt1', args: ['ttl', '64'], inner: [4, 6], ethernet: true }),
+      userTunnel({ mode: 'gretap', inner: [4, 6], mtu: 1462 }), ['gt1']),
     captures: [{ name: 'gretap', filter: F_OUTER, linkType: 1, wire: 'Ethernet / IPv4 / GRE (TEB) / Ethernet / IP / TCP' }],
   },
   erspan: {
-    setup: tunnel({ type: 'erspan', name: 'ers1', args: ['seq', 'key', '10', 'erspan_ver', '1', 'erspan', '123'], inner: [4], ethernet: true }),
+    setup: kernelOr(tunnel({ type: 'erspan', name: 'ers1', args: ['seq', 'key', '10', 'erspan_ver', '1', 'erspan', '123'], inner: [4], ethernet: true }),
+      userTunnel({ mode: 'erspan', inner: [4], mtu: 1450 }), ['ers1']),
     captures: [{ name: 'erspan', filter: F_OUTER, linkType: 1, wire: 'Ethernet / IPv4 / GRE / ERSPAN type II / Ethernet / IPv4 / TCP' }],
   },
   erspan3: {
-    setup: tunnel({ type: 'erspan', name: 'ers1', args: ['seq', 'key', '10', 'erspan_ver', '2', 'erspan_dir', 'egress', 'erspan_hwid', '7'], inner: [4], ethernet: true }),
+    setup: kernelOr(tunnel({ type: 'erspan', name: 'ers1', args: ['seq', 'key', '10', 'erspan_ver', '2', 'erspan_dir', 'egress', 'erspan_hwid', '7'], inner: [4], ethernet: true }),
+      userTunnel({ mode: 'erspan3', inner: [4], mtu: 1446 }), ['ers1']),
     captures: [{ name: 'erspan3', filter: F_OUTER, linkType: 1, wire: 'Ethernet / IPv4 / GRE / ERSPAN type III / Ethernet / IPv4 / TCP' }],
   },
   ipip: {
-    setup: tunnel({ type: 'ipip', name: 'ipip1', args: ['ttl', '64'], inner: [4] }),
+    setup: kernelOr(tunnel({ type: 'ipip', name: 'ipip1', args: ['ttl', '64'], inner: [4] }),
+      userTunnel({ mode: 'ipip', inner: [4], mtu: 1480 }), ['ipip1']),
     captures: [{ name: 'ipip', filter: F_OUTER, linkType: 1, wire: 'Ethernet / IPv4 / IPv4 / TCP' }],
   },
   sit: {
-    setup: tunnel({ type: 'sit', name: 'sit1', args: ['ttl', '64'], inner: [6] }),
+    setup: kernelOr(tunnel({ type: 'sit', name: 'sit1', args: ['ttl', '64'], inner: [6] }),
+      userTunnel({ mode: 'sit', inner: [6], mtu: 1480 }), ['sit1']),
     captures: [{ name: 'sit', filter: F_OUTER, linkType: 1, wire: 'Ethernet / IPv4 / IPv6 (6in4) / TCP' }],
   },
   ip6tnl: {
-    setup: tunnel({ type: 'ip6tnl', name: 't6', underlay: 6, args: ['mode', 'any'], inner: [4, 6] }),
+    setup: kernelOr(tunnel({ type: 'ip6tnl', name: 't6', underlay: 6, args: ['mode', 'any'], inner: [4, 6] }),
+      userTunnel({ mode: 'ip6tnl', underlay: 6, inner: [4, 6], mtu: 1452 }), ['t6']),
     captures: [{ name: 'ip6tnl', filter: F_OUTER, linkType: 1, wire: 'Ethernet / IPv6 (+dst opts encap limit) / IPv4 (4in6) | IPv6 (6in6) / TCP' }],
   },
   vxlan: {
@@ -386,7 +499,8 @@ const RUNS = {
   },
   'frag-gre': {
     // GRE without path MTU discovery (outer DF off), its own MTU raised to the underlay's.
-    setup: tunnel({ type: 'gre', name: 'gre1', args: ['nopmtudisc', 'ttl', 'inherit'], mtu: 1500, inner: [4] }),
+    setup: kernelOr(tunnel({ type: 'gre', name: 'gre1', args: ['nopmtudisc', 'ttl', 'inherit'], mtu: 1500, inner: [4] }),
+      userTunnel({ mode: 'gre', inner: [4], mtu: 1500, nopmtudisc: true }), ['gre1']),
     captures: [{ name: 'frag-gre', filter: F_OUTER, linkType: 1, wire: 'Ethernet / IPv4 fragments / GRE / IPv4 / TCP' }],
     verify: { ipv4Fragments: true },
   },
@@ -611,6 +725,7 @@ async function captureRun(runName, { dir, timeoutMs = 30000, verbose = false }) 
     const T = {
       link,
       n,
+      log,
       // helper processes of a topology: killed with everything else when the run ends
       spawn: (ns, cmd, args) => {
         const child = link.spawn(ns, cmd, args);
