@@ -3,6 +3,11 @@ import { INDEXES, SCHEMA, SCHEMA_VERSION } from './schema.js';
 
 type Row = Record<string, string | number | null>;
 
+interface Prepared {
+  cols: string[];
+  stmt: Database.Statement;
+}
+
 const BATCH = 2000;
 
 /**
@@ -11,7 +16,8 @@ const BATCH = 2000;
  */
 export class SqliteLog {
   private readonly db: Database.Database;
-  private readonly stmts: Record<string, Database.Statement>;
+  private readonly stmts: Record<string, Prepared>;
+  private readonly args: unknown[] = [];
   private inBatch = 0;
 
   constructor(readonly path: string) {
@@ -20,8 +26,11 @@ export class SqliteLog {
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(SCHEMA);
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    const insert = (table: string, cols: string[]): Database.Statement =>
-      this.db.prepare(`INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})`);
+    const insert = (table: string, cols: string[]): Prepared => ({
+      cols,
+      // Positional parameters bind several times faster than named ones in better-sqlite3.
+      stmt: this.db.prepare(`INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`),
+    });
     this.stmts = {
       capture: insert('captures', ['id', 'path', 'format', 'link_types', 'packets', 'bytes', 'first_ts', 'last_ts']),
       connection: insert('connections', CONNECTION_COLUMNS),
@@ -63,7 +72,11 @@ export class SqliteLog {
 
   private run(name: string, row: Row): void {
     if (this.inBatch === 0) this.db.exec('BEGIN');
-    this.stmts[name].run(row);
+    const { cols, stmt } = this.stmts[name];
+    const args = this.args;
+    args.length = cols.length;
+    for (let i = 0; i < cols.length; i++) args[i] = row[cols[i]] ?? null;
+    stmt.run(args);
     if (++this.inBatch >= BATCH) this.commit();
   }
 }
