@@ -216,13 +216,47 @@ export class HttpSession implements StreamHandler, ReaderOwner {
   }
 }
 
+/**
+ * Stands in for an HttpSession until the connection carries a byte: scans and handshakes that
+ * never send data cost one small object, not two readers and their queues.
+ */
+class LazyHttpSession implements StreamHandler {
+  private session: HttpSession | null = null;
+
+  constructor(private readonly conn: ConnectionView, private readonly sink: HttpSink, private readonly ids: IdSource) {}
+
+  data(dir: Dir, bytes: Buffer, ts: number): void {
+    this.real().data(dir, bytes, ts);
+  }
+
+  gap(dir: Dir, length: number, ts: number): void {
+    this.real().gap(dir, length, ts);
+  }
+
+  fin(dir: Dir, ts: number): void {
+    this.session?.fin(dir, ts);
+  }
+
+  end(reason: EndReason, ts: number): void {
+    if (this.session) {
+      this.session.end(reason, ts);
+      return;
+    }
+    this.sink.connectionEnded(this.conn, { protocol: 'empty', endReason: reason, endTs: ts, transactions: 0, otherBytes: [0, 0] });
+  }
+
+  private real(): HttpSession {
+    return (this.session ??= new HttpSession(this.conn, this.sink, this.ids));
+  }
+}
+
 /** Makes an HttpSession for every TCP connection. */
 export class HttpSessionFactory implements StreamFactory {
   readonly ids = new IdSource();
   constructor(private readonly sink: HttpSink) {}
 
   create(conn: ConnectionView): StreamHandler {
-    return new HttpSession(conn, this.sink, this.ids);
+    return new LazyHttpSession(conn, this.sink, this.ids);
   }
 
   senderRole(payload: Buffer): 'client' | 'server' | undefined {
