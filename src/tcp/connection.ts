@@ -1,12 +1,14 @@
-import { DirectionGate } from './direction-gate.js';
-import { HalfStream, type HalfStats } from './half-stream.js';
+import { DirectionGate, type GateOwner } from './direction-gate.js';
+import { formatIp } from '../decode/segment.js';
+import { HalfStream, type HalfStats, type PendingBudget } from './half-stream.js';
 import type { ConnectionView, Dir, EndReason, RolesFrom, StreamHandler } from './stream.js';
 
 /** One TCP connection: two half streams and what the capture showed of its life. */
-export class Connection implements ConnectionView {
-  ip: [string, string];
-  port: [number, number];
-  /** Raw endpoint keys, [client, server], to tell the direction of a segment. */
+export class Connection implements ConnectionView, GateOwner {
+  /**
+   * Raw endpoint keys, [client, server]: address bytes as latin1 plus the port as one UTF-16
+   * unit. They tell a segment's direction; addresses and ports are read from them on demand.
+   */
   endpoint: [string, string];
   rolesFrom: RolesFrom;
   handler!: StreamHandler;
@@ -24,6 +26,8 @@ export class Connection implements ConnectionView {
   preHandshake = 0;
   ended: EndReason | null = null;
   rolesChecked = false;
+  /** Saw a packet since the eviction clock last passed it. */
+  touched = false;
   endTs = 0;
   private delivered = false;
 
@@ -31,31 +35,24 @@ export class Connection implements ConnectionView {
     readonly id: number,
     readonly key: string,
     readonly ipVersion: 4 | 6,
-    client: { ip: string; port: number; endpoint: string },
-    server: { ip: string; port: number; endpoint: string },
+    client: string,
+    server: string,
     rolesFrom: RolesFrom,
     readonly tunnel: string,
     ts: number,
-    maxPending: number,
+    budget: PendingBudget,
   ) {
-    this.ip = [client.ip, server.ip];
-    this.port = [client.port, server.port];
-    this.endpoint = [client.endpoint, server.endpoint];
+    this.endpoint = [client, server];
     this.rolesFrom = rolesFrom;
     this.firstTs = ts;
     this.lastTs = ts;
-    this.gate = new DirectionGate(() => {
-      this.delivered = true;
-      return this.handler;
-    });
-    this.half = [new HalfStream(0, this.gate, maxPending), new HalfStream(1, this.gate, maxPending)];
+    this.gate = new DirectionGate(this);
+    this.half = [new HalfStream(0, this.gate, budget), new HalfStream(1, this.gate, budget)];
   }
 
   /** Turns a guess from ports around once the first payload says who is who. */
   swapRoles(): boolean {
     if (this.delivered || this.gate.active) return false;
-    this.ip.reverse();
-    this.port.reverse();
     this.endpoint.reverse();
     this.half.reverse();
     this.half[0].setDir(0);
@@ -64,12 +61,25 @@ export class Connection implements ConnectionView {
     return true;
   }
 
+  get ip(): [string, string] {
+    return [addressOf(this.endpoint[0]), addressOf(this.endpoint[1])];
+  }
+
+  get port(): [number, number] {
+    return [portOf(this.endpoint[0]), portOf(this.endpoint[1])];
+  }
+
+  deliverTo(): StreamHandler {
+    this.delivered = true;
+    return this.handler;
+  }
+
   stats(dir: Dir): HalfStats {
-    return this.half[dir].stats;
+    return this.half[dir];
   }
 
   carriedData(): boolean {
-    return this.half[0].stats.bytes + this.half[1].stats.bytes > 0;
+    return this.half[0].bytes + this.half[1].bytes > 0;
   }
 
   dirOf(srcEndpoint: string): Dir {
@@ -90,4 +100,13 @@ export class Connection implements ConnectionView {
     this.endTs = ts;
     this.handler.end(reason, ts);
   }
+}
+
+/** The address of an endpoint key, printed. */
+function addressOf(endpoint: string): string {
+  return formatIp(Buffer.from(endpoint.slice(0, -1), 'latin1'));
+}
+
+function portOf(endpoint: string): number {
+  return endpoint.charCodeAt(endpoint.length - 1);
 }

@@ -10,36 +10,55 @@ interface Pending {
   peerAck: number;
 }
 
+/** Bytes held behind holes across every connection, the most allowed, and the most per stream. */
+export interface PendingBudget {
+  used: number;
+  max: number;
+  perStream: number;
+}
+
+/** Further ahead than any TCP window (2^30 with scaling): not this stream's bytes. */
+const MAX_AHEAD = 1 << 30;
+
 /** Acks further ahead than this are not taken as evidence of unseen bytes. */
 const MAX_ACK_AHEAD = 256 * 1024 * 1024;
 
 /** Counters kept for one direction of a connection. */
-export class HalfStats {
-  packets = 0;
+export interface HalfStats {
+  readonly packets: number;
   /** Payload bytes seen on the wire, retransmissions included. */
-  bytes = 0;
+  readonly bytes: number;
   /** Bytes delivered in order. */
+  readonly delivered: number;
+  readonly missing: number;
+  readonly gaps: number;
+  readonly retransmitted: number;
+  readonly outOfOrder: number;
+  /** Segments too far ahead of the stream to be part of it, dropped. */
+  readonly outOfWindow: number;
+}
+
+/**
+ * Reassembles one direction. Sequence numbers are turned into 64-bit stream offsets relative
+ * to the first byte, so wraparound at 2^32 is just arithmetic. Kept small: a capture may hold
+ * a hundred thousand of these at once.
+ */
+export class HalfStream implements HalfStats {
+  packets = 0;
+  bytes = 0;
   delivered = 0;
   missing = 0;
   gaps = 0;
   retransmitted = 0;
   outOfOrder = 0;
-  /** Overlapping bytes that disagreed with what was delivered first. */
-  conflicting = 0;
-}
-
-/**
- * Reassembles one direction. Sequence numbers are turned into 64-bit stream offsets relative
- * to the first byte, so wraparound at 2^32 is just arithmetic.
- */
-export class HalfStream {
-  readonly stats = new HalfStats();
+  outOfWindow = 0;
   started = false;
   /** Sequence number of stream offset 0. */
   private base = 0;
   /** Offset of the next byte to deliver. */
   next = 0;
-  private pending: Pending[] = [];
+  /** Segments waiting behind a hole, by offset; null while there are none. */
+  private pending: Pending[] | null = null;
   private pendingBytes = 0;
   /** Offset of the FIN, once seen. */
   finAt = -1;
@@ -47,7 +66,11 @@ export class HalfStream {
   /** Highest offset the peer acknowledged. */
   acked = 0;
 
-  constructor(private dir: Dir, private readonly out: HalfOutput, private readonly maxPending: number) {}
+  constructor(private dir: Dir, private readonly out: HalfOutput, private readonly budget: PendingBudget) {}
+
+  get stats(): HalfStats {
+    return this;
+  }
 
   setDir(dir: Dir): void {
     this.dir = dir;
@@ -83,7 +106,7 @@ export class HalfStream {
     const len = data ? data.length : holeLen;
     const end = off + len;
     if (end <= this.next) {
-      if (data) this.stats.retransmitted++;
+      if (data) this.retransmitted++;
       return;
     }
     if (off < this.next) {
@@ -95,19 +118,26 @@ export class HalfStream {
       this.drain();
       return;
     }
-    this.stats.outOfOrder++;
+    if (off - this.next > MAX_AHEAD) {
+      this.outOfWindow++;
+      return;
+    }
+    this.outOfOrder++;
     // Copied: the packet buffer is only ours for the duration of the callback.
     const item: Pending = { off, len: end - off, data: data ? Buffer.from(data) : null, ts, peerAck };
-    let i = this.pending.length;
-    while (i > 0 && this.pending[i - 1].off > off) i--;
-    this.pending.splice(i, 0, item);
-    this.pendingBytes += data ? data.length : 0;
-    if (this.pendingBytes > this.maxPending) this.forceGap(ts);
+    const pending = (this.pending ??= []);
+    let i = pending.length;
+    while (i > 0 && pending[i - 1].off > off) i--;
+    pending.splice(i, 0, item);
+    const n = data ? data.length : 0;
+    this.pendingBytes += n;
+    this.budget.used += n;
+    if (this.pendingBytes > this.budget.perStream || this.budget.used > this.budget.max) this.forceGap(ts);
   }
 
   private deliver(data: Buffer | null, len: number, ts: number, peerAck: number): void {
     if (data) {
-      this.stats.delivered += len;
+      this.delivered += len;
       this.next += len;
       this.out.data(this.dir, data, ts, peerAck);
     } else {
@@ -118,33 +148,41 @@ export class HalfStream {
   private gapTo(off: number, ts: number): void {
     const len = off - this.next;
     if (len <= 0) return;
-    this.stats.missing += len;
-    this.stats.gaps++;
+    this.missing += len;
+    this.gaps++;
     this.next = off;
     this.out.gap(this.dir, len, ts);
   }
 
   private drain(): void {
-    while (this.pending.length > 0 && this.pending[0].off <= this.next) {
-      const p = this.pending.shift()!;
-      if (p.data) this.pendingBytes -= p.data.length;
+    const pending = this.pending;
+    if (!pending) return;
+    while (pending.length > 0 && pending[0].off <= this.next) {
+      const p = pending.shift()!;
+      if (p.data) {
+        this.pendingBytes -= p.data.length;
+        this.budget.used -= p.data.length;
+      }
       const end = p.off + p.len;
-      if (end <= this.next) { if (p.data) this.stats.retransmitted++; continue; }
+      if (end <= this.next) { if (p.data) this.retransmitted++; continue; }
       const skip = this.next - p.off;
       this.deliver(p.data ? p.data.subarray(skip) : null, p.len - skip, p.ts, p.peerAck);
     }
+    if (pending.length === 0 && this.pending === pending) this.pending = null;
   }
 
   /** Too much is buffered behind a hole: give up waiting for it. */
   private forceGap(ts: number): void {
-    while (this.pending.length > 0 && this.pendingBytes > this.maxPending / 2) {
+    // Over the shared budget, this stream gives up all it holds; over its own, half of it.
+    const keep = this.budget.used > this.budget.max ? 0 : this.budget.perStream / 2;
+    while (this.pending && this.pending.length > 0 && this.pendingBytes > keep) {
       this.gapTo(this.pending[0].off, ts);
       this.drain();
     }
   }
 
   private maybeFin(ts: number): void {
-    if (!this.finDelivered && this.finAt >= 0 && this.next >= this.finAt && this.pending.length === 0) {
+    if (!this.finDelivered && this.finAt >= 0 && this.next >= this.finAt && !this.pending?.length) {
       this.finDelivered = true;
       this.out.fin(this.dir, ts);
     }
@@ -152,7 +190,7 @@ export class HalfStream {
 
   /** The connection is ending: whatever is still missing becomes a gap, buffered bytes follow. */
   flush(ts: number): void {
-    while (this.pending.length > 0) {
+    while (this.pending && this.pending.length > 0) {
       this.gapTo(this.pending[0].off, ts);
       this.drain();
     }

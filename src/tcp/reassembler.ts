@@ -1,22 +1,32 @@
-import { ACK, FIN, RST, SYN, formatIp, type TcpSegment } from '../decode/segment.js';
+import { ACK, FIN, RST, SYN, type TcpSegment } from '../decode/segment.js';
 import { Connection } from './connection.js';
+import type { PendingBudget } from './half-stream.js';
 import type { RolesFrom, StreamFactory } from './stream.js';
 
 export interface TcpOptions {
   /** Bytes buffered behind a hole, per direction, before the hole is declared a gap. */
   maxPendingPerDir: number;
+  /** The same, across all connections. */
+  maxPendingTotal: number;
+  /** Connections tracked at once; past it the idle, else the oldest, are evicted. */
+  maxConnections: number;
   /** Seconds of capture time without a packet after which a connection is ended. */
   idleTimeout: number;
 }
 
 export const DEFAULT_TCP_OPTIONS: TcpOptions = {
   maxPendingPerDir: 16 * 1024 * 1024,
+  maxPendingTotal: 256 * 1024 * 1024,
+  maxConnections: 100_000,
   idleTimeout: 600,
 };
 
 /** Ended connections linger this long (capture time) so their stray packets are recognised. */
 const LINGER = 120;
 const SWEEP_EVERY = 10;
+/** A connection quiet this long (capture seconds) is evicted even if it saw traffic lately. */
+const EVICT_IDLE = 5;
+const EVICT_LOOK = 64;
 /** How far before the tracked stream a SYN may land and still be that stream's. */
 const LATE_SYN_WINDOW = 1 << 20;
 /** Quiet time after an RST before the connection is taken as over. */
@@ -31,8 +41,16 @@ export class TcpReassembler {
   connections = 0;
   /** Packets that belonged to a connection already over (late ACKs, stray retransmissions). */
   stray = 0;
+  /** Connections ended early to stay within maxConnections. */
+  evicted = 0;
+  private readonly budget: PendingBudget;
+  /** Connections in creation order, for eviction. */
+  private order: Connection[] = [];
+  private orderHead = 0;
 
-  constructor(private readonly factory: StreamFactory, private readonly opts: TcpOptions = DEFAULT_TCP_OPTIONS) {}
+  constructor(private readonly factory: StreamFactory, private readonly opts: TcpOptions = DEFAULT_TCP_OPTIONS) {
+    this.budget = { used: 0, max: opts.maxPendingTotal, perStream: opts.maxPendingPerDir };
+  }
 
   segment(seg: TcpSegment): void {
     const ts = seg.ts;
@@ -60,12 +78,14 @@ export class TcpReassembler {
     }
     if (!conn) {
       conn = this.open(seg, key, srcKey, dstKey, clientSyn ? 'syn' : syn ? 'syn-ack' : 'ports');
+    } else {
+      conn.touched = true;
     }
     if (!conn.rolesChecked && seg.payload.length > 0) this.checkRoles(conn, srcKey, seg.payload);
     const dir = conn.dirOf(srcKey);
     const half = conn.half[dir];
-    half.stats.packets++;
-    half.stats.bytes += seg.payload.length;
+    half.packets++;
+    half.bytes += seg.payload.length;
     conn.lastTs = ts;
     if (dir === 1 && !half.started && !syn && conn.synSeen && !conn.synAckSeen && seg.payload.length === 0) {
       // The server's RST/FIN/ACK before its SYN-ACK is noise (or an evasion attempt): it must not
@@ -111,19 +131,19 @@ export class TcpReassembler {
   }
 
   private open(seg: TcpSegment, key: string, srcKey: string, dstKey: string, rolesFrom: RolesFrom): Connection {
-    const src = { ip: formatIp(seg.src), port: seg.srcPort, endpoint: srcKey };
-    const dst = { ip: formatIp(seg.dst), port: seg.dstPort, endpoint: dstKey };
     let srcIsClient: boolean;
     if (rolesFrom === 'syn') srcIsClient = true;
     else if (rolesFrom === 'syn-ack') srcIsClient = false;
     else srcIsClient = seg.srcPort > seg.dstPort; // The lower port is the better guess for the server.
+    if (this.table.size >= this.opts.maxConnections) this.evict(seg.ts);
     const conn = new Connection(
       this.nextId++, key, seg.ipVersion,
-      srcIsClient ? src : dst, srcIsClient ? dst : src,
-      rolesFrom, seg.tunnel, seg.ts, this.opts.maxPendingPerDir,
+      srcIsClient ? srcKey : dstKey, srcIsClient ? dstKey : srcKey,
+      rolesFrom, seg.tunnel, seg.ts, this.budget,
     );
     conn.handler = this.factory.create(conn);
     this.table.set(key, conn);
+    this.order.push(conn);
     this.connections++;
     return conn;
   }
@@ -146,8 +166,40 @@ export class TcpReassembler {
     else conn.rolesFrom = 'content';
   }
 
+  /**
+   * Makes room for one connection. Candidates come in creation order: ended connections go
+   * first, then the first idle one, else the oldest. Looking is bounded, so a flood costs O(1)
+   * per connection. (Iterating the Map itself would crawl over every slot deleted before.)
+   */
+  private evict(now: number): void {
+    let looked = 0;
+    while (this.orderHead < this.order.length) {
+      const conn = this.order[this.orderHead];
+      this.order[this.orderHead++] = undefined as unknown as Connection;
+      if (this.table.get(conn.key) !== conn) continue; // already gone
+      if (conn.ended) { this.table.delete(conn.key); break; }
+      // Second chance (the clock algorithm): a connection that saw traffic since the last
+      // look goes to the back of the line once; one that did not is evicted.
+      if (!conn.touched || now - conn.lastTs > EVICT_IDLE || ++looked >= EVICT_LOOK) {
+        this.table.delete(conn.key);
+        this.evicted++;
+        conn.end('evicted', conn.lastTs);
+        break;
+      }
+      conn.touched = false;
+      this.order.push(conn);
+    }
+    if (this.orderHead > 1024 && this.orderHead * 2 > this.order.length) {
+      this.order = this.order.slice(this.orderHead);
+      this.orderHead = 0;
+    }
+  }
+
   private sweep(now: number): void {
     this.lastSweep = now;
+    // Drop the eviction queue's hold on connections already gone.
+    this.order = this.order.slice(this.orderHead).filter((c) => c !== undefined && this.table.get(c.key) === c);
+    this.orderHead = 0;
     for (const [key, conn] of this.table) {
       if (conn.ended) {
         if (now - conn.endTs > LINGER) this.table.delete(key);

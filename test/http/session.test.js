@@ -2,7 +2,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HttpSession, IdSource } from '../../dist/http/session.js';
-import { HalfStats } from '../../dist/tcp/half-stream.js';
 
 function harness() {
   const txns = [];
@@ -11,7 +10,7 @@ function harness() {
   let summary = null;
   const view = {
     id: 1, ipVersion: 4, ip: ['10.0.0.1', '10.0.0.2'], port: [40000, 80], rolesFrom: 'syn', tunnel: '',
-    firstTs: 0, lastTs: 0, synSeen: true, synAckSeen: true, stats: () => new HalfStats(),
+    firstTs: 0, lastTs: 0, synSeen: true, synAckSeen: true, stats: () => ({ packets: 0, bytes: 0, delivered: 0, missing: 0, gaps: 0, retransmitted: 0, outOfOrder: 0, outOfWindow: 0 }),
   };
   const sink = {
     openBody(_conn, txn, msg) {
