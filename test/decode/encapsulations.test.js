@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PacketDecoder } from '../../dist/decode/decoder.js';
 import { TcpSegment } from '../../dist/decode/segment.js';
-import { readFrames, pcapFile, ipv4, ethernet, ipOf } from '../craft.js';
+import { readFrames, pcapFile, ipv4, ipv4Checksum, ethernet, ipOf } from '../craft.js';
 import { loadTruth } from '../harness/truth.js';
 import { cli, openLog, tmp, SAMPLES } from '../helpers.js';
 
@@ -76,6 +76,18 @@ const ENCAPSULATIONS = {
   'raw IPv4/IPv6 (228/229 by version)': [101, (f) => [ipOf(f.data)]],
   'cisco HDLC': [104, (f) => [cat([0x0f, 0], be16(etype(f)), ipOf(f.data))]],
   'NFLOG': [239, (f) => { const ip = ipOf(f.data); const pfx = Buffer.from('log\0'); return [cat([ipVersionOf(f) === 4 ? 2 : 10, 0], be16(5), le16(4 + pfx.length), le16(10), pfx, le16(4 + ip.length), le16(9), ip, Buffer.alloc((4 - (ip.length % 4)) % 4))]; }],
+  'IPv4 with options (IHL 7)': [1, (f) => {
+    if (ipVersionOf(f) !== 4) return [f.data];
+    const ip = ipOf(f.data);
+    const h = Buffer.from(ip.subarray(0, 20));
+    h[0] = 0x47;
+    h.writeUInt16BE(ip.readUInt16BE(2) + 8, 2);
+    h.writeUInt16BE(0, 10);
+    const opts = Buffer.from([0x94, 4, 0, 0, 1, 1, 1, 0]); // router alert, NOPs, end of list
+    const hdr = cat(h, opts);
+    hdr.writeUInt16BE(ipv4Checksum(hdr), 10);
+    return [cat(f.data.subarray(0, 14), hdr, ip.subarray(20))];
+  }],
   'ethernet padding after a short frame': [1, (f) => [cat(f.data, Buffer.alloc(ipOf(f.data).length < 46 ? 46 - ipOf(f.data).length : 4, 0xee))]],
   'GRE (IP)': [1, (f, i) => [outer4(47, gre(0, etype(f), ipOf(f.data)), i)]],
   'GRE with key and sequence (transparent ethernet)': [1, (f, i) => [outer4(47, gre(0x3000, 0x6558, f.data, [be32(7), be32(i)]), i)]],
