@@ -19,14 +19,23 @@ export function writePcap(file, { globalHeader, records }) {
   writeFileSync(file, Buffer.concat([globalHeader, ...records.flatMap((r) => [r.header, r.data])]));
 }
 
-/** TCP flags of an Ethernet/IPv4-or-IPv6 frame, or 0 when it is something else. */
-export function tcpFlags(frame) {
+/** The TCP segment of an Ethernet/IPv4-or-IPv6 frame, or null when it is something else. */
+export function tcpOf(frame) {
   const type = frame.readUInt16BE(12);
   let o = 14;
-  if (type === 0x0800) { if (frame[o + 9] !== 6) return 0; o += (frame[o] & 0x0f) * 4; }
-  else if (type === 0x86dd) { if (frame[o + 6] !== 6) return 0; o += 40; }
-  else return 0;
-  return frame[o + 13];
+  let end;
+  if (type === 0x0800) { if (frame[o + 9] !== 6) return null; end = o + frame.readUInt16BE(o + 2); o += (frame[o] & 0x0f) * 4; }
+  else if (type === 0x86dd) { if (frame[o + 6] !== 6) return null; end = o + 40 + frame.readUInt16BE(o + 4); o += 40; }
+  else return null;
+  return {
+    sport: frame.readUInt16BE(o), dport: frame.readUInt16BE(o + 2), seq: frame.readUInt32BE(o + 4),
+    flags: frame[o + 13], payload: frame.subarray(o + (frame[o + 12] >> 4) * 4, end),
+  };
+}
+
+/** TCP flags of an Ethernet/IPv4-or-IPv6 frame, or 0 when it is something else. */
+export function tcpFlags(frame) {
+  return tcpOf(frame)?.flags ?? 0;
 }
 
 /**
