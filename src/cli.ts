@@ -19,6 +19,7 @@ export async function main(argv: string[]): Promise<number> {
     .positional('capture', { type: 'string', array: true, describe: 'capture files (pcap, pcapng, gzip-compressed), folders of them, or - for standard input; several are merged in timestamp order' })
     .option('output', { alias: 'o', type: 'string', default: 'out', describe: 'output folder: http.sqlite and files/' })
     .option('force', { type: 'boolean', default: false, describe: 'replace the outputs of an earlier run in the output folder' })
+    .option('overlap', { choices: ['first', 'last'] as const, default: 'first' as const, describe: 'which copy of overlapping TCP bytes to keep (bytes already delivered are never replaced); disagreeing copies are always recorded' })
     .option('verify-checksums', { type: 'boolean', default: false, describe: 'drop TCP segments with a bad checksum (off by default: checksum offload makes valid traffic captured on the sender look bad)' })
     .example('$0 capture.pcapng -o out/', 'extract into out/')
     .example('$0 /var/spool/sensor/ -o case42/', 'rotated files of a folder, merged in timestamp order')
@@ -59,6 +60,7 @@ export async function main(argv: string[]): Promise<number> {
       outDir: args.output,
       force: args.force,
       verifyChecksums: args.verifyChecksums,
+      overlapPolicy: args.overlap,
       signal: stop.signal,
       onWarning: (m) => process.stderr.write(`extract-http: warning: ${m}\n`),
     });

@@ -13,7 +13,8 @@ import { FileStore } from './evidence/file-store.js';
 import { SqliteLog } from './evidence/log.js';
 import { EvidenceRecorder } from './evidence/recorder.js';
 import { HttpSessionFactory } from './http/session.js';
-import { TcpReassembler } from './tcp/reassembler.js';
+import { DEFAULT_TCP_OPTIONS, TcpReassembler } from './tcp/reassembler.js';
+import type { OverlapPolicy } from './tcp/half-stream.js';
 
 export interface ExtractOptions {
   inputs: string[];
@@ -24,6 +25,8 @@ export interface ExtractOptions {
   onWarning?: (message: string) => void;
   /** Drop TCP segments whose checksum is wrong (off by default: offload makes good traffic look bad). */
   verifyChecksums?: boolean;
+  /** Which copy of overlapping TCP bytes is kept while not yet delivered (default 'first'). */
+  overlapPolicy?: OverlapPolicy;
   /** Aborting stops reading; what was read is finished and written as after a full run. */
   signal?: AbortSignal;
 }
@@ -72,7 +75,7 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
   const files = new FileStore(outDir);
   const recorder = new EvidenceRecorder(log, files);
   const factory = new HttpSessionFactory(recorder);
-  const tcp = new TcpReassembler(factory);
+  const tcp = new TcpReassembler(factory, { ...DEFAULT_TCP_OPTIONS, overlapPolicy: opts.overlapPolicy ?? 'first' });
   const decoder = new PacketDecoder({ verifyChecksums: opts.verifyChecksums ?? false });
   const seg = new TcpSegment();
   const warnings: string[] = [];

@@ -85,7 +85,8 @@ export const CONNECTION_COLUMNS = [
   'id', 'client_ip', 'client_port', 'server_ip', 'server_port', 'ip_version', 'tunnel', 'first_ts', 'last_ts',
   'handshake', 'roles_from', 'end_reason', 'protocol', 'transactions',
   'packets_c2s', 'packets_s2c', 'bytes_c2s', 'bytes_s2c', 'missing_c2s', 'missing_s2c', 'gaps_c2s', 'gaps_s2c',
-  'retrans_c2s', 'retrans_s2c', 'ooo_c2s', 'ooo_s2c', 'other_bytes_c2s', 'other_bytes_s2c',
+  'retrans_c2s', 'retrans_s2c', 'ooo_c2s', 'ooo_s2c', 'overlap_c2s', 'overlap_s2c', 'conflict_c2s', 'conflict_s2c',
+  'other_bytes_c2s', 'other_bytes_s2c',
 ];
 
 export const TRANSACTION_COLUMNS = [

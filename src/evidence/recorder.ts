@@ -53,6 +53,7 @@ export class EvidenceRecorder implements HttpSink {
 
   connectionEnded(conn: ConnectionView, s: ConnectionSummary): void {
     this.connections++;
+    this.conflicts(conn, s.endTs);
     if (s.protocol !== 'not-http' && s.protocol !== 'empty') this.httpConnections++;
     const c = conn.stats(0);
     const v = conn.stats(1);
@@ -64,8 +65,19 @@ export class EvidenceRecorder implements HttpSink {
       packets_c2s: c.packets, packets_s2c: v.packets, bytes_c2s: c.bytes, bytes_s2c: v.bytes,
       missing_c2s: c.missing, missing_s2c: v.missing, gaps_c2s: c.gaps, gaps_s2c: v.gaps,
       retrans_c2s: c.retransmitted, retrans_s2c: v.retransmitted, ooo_c2s: c.outOfOrder, ooo_s2c: v.outOfOrder,
+      overlap_c2s: c.overlapping, overlap_s2c: v.overlapping, conflict_c2s: c.conflicting, conflict_s2c: v.conflicting,
       other_bytes_c2s: s.otherBytes[0], other_bytes_s2c: s.otherBytes[1],
     });
+  }
+
+  /** Overlapping copies that disagreed: evidence of evasion, or of a broken path. */
+  private conflicts(conn: ConnectionView, ts: number): void {
+    for (const dir of [0, 1] as const) {
+      for (const c of conn.conflicts(dir)) {
+        this.anomaly({ connectionId: conn.id }, 'tcp-overlap-conflict',
+          `${dir === 0 ? 'client-to-server' : 'server-to-client'} stream offset ${c.offset}, ${c.length} byte(s) overlapping, ${c.differing} differing; the ${c.kept} copy was kept`, ts);
+      }
+    }
   }
 
   anomaly(scope: { connectionId: number; transactionId?: number }, kind: string, detail: string, ts: number): void {

@@ -37,6 +37,8 @@ CREATE TABLE connections (
   gaps_c2s       INTEGER, gaps_s2c       INTEGER,
   retrans_c2s    INTEGER, retrans_s2c    INTEGER,
   ooo_c2s        INTEGER, ooo_s2c        INTEGER,
+  overlap_c2s    INTEGER, overlap_s2c    INTEGER,
+  conflict_c2s   INTEGER, conflict_s2c   INTEGER,
   other_bytes_c2s INTEGER, other_bytes_s2c INTEGER
 );
 

@@ -1,6 +1,6 @@
 import { DirectionGate, type GateOwner } from './direction-gate.js';
 import { formatIp } from '../decode/segment.js';
-import { HalfStream, type HalfStats, type PendingBudget } from './half-stream.js';
+import { HalfStream, type HalfStats, type OverlapConflict, type PendingBudget } from './half-stream.js';
 import type { ConnectionView, Dir, EndReason, RolesFrom, StreamHandler } from './stream.js';
 
 /** One TCP connection: two half streams and what the capture showed of its life. */
@@ -76,6 +76,10 @@ export class Connection implements ConnectionView, GateOwner {
 
   stats(dir: Dir): HalfStats {
     return this.half[dir];
+  }
+
+  conflicts(dir: Dir): readonly OverlapConflict[] {
+    return this.half[dir].conflicts ?? [];
   }
 
   carriedData(): boolean {

@@ -10,12 +10,36 @@ interface Pending {
   peerAck: number;
 }
 
-/** Bytes held behind holes across every connection, the most allowed, and the most per stream. */
+/** Which copy of overlapping bytes is kept. */
+export type OverlapPolicy = 'first' | 'last';
+
+/**
+ * Limits and policy shared by every stream: bytes held behind holes (across all connections,
+ * and per stream), delivered bytes kept until acknowledged so that retransmissions can be
+ * compared with them, and which copy of overlapping bytes wins.
+ */
 export interface PendingBudget {
   used: number;
   max: number;
   perStream: number;
+  retained: number;
+  maxRetained: number;
+  policy: OverlapPolicy;
 }
+
+/** A place where two copies of the same stream bytes disagreed. */
+export interface OverlapConflict {
+  offset: number;
+  length: number;
+  /** Bytes that differ within it. */
+  differing: number;
+  kept: 'first' | 'last';
+}
+
+/** Delivered bytes kept per stream while unacknowledged, to compare retransmissions with. */
+const MAX_RETAINED_PER_STREAM = 1 << 20;
+/** Conflicts kept in detail per stream; all are counted. */
+const MAX_CONFLICTS = 16;
 
 /** Further ahead than any TCP window (2^30 with scaling): not this stream's bytes. */
 const MAX_AHEAD = 1 << 30;
@@ -36,6 +60,10 @@ export interface HalfStats {
   readonly outOfOrder: number;
   /** Segments too far ahead of the stream to be part of it, dropped. */
   readonly outOfWindow: number;
+  /** Bytes that arrived more than once. */
+  readonly overlapping: number;
+  /** Of those, bytes whose copies disagreed. */
+  readonly conflicting: number;
 }
 
 /**
@@ -52,13 +80,22 @@ export class HalfStream implements HalfStats {
   retransmitted = 0;
   outOfOrder = 0;
   outOfWindow = 0;
+  overlapping = 0;
+  conflicting = 0;
+  /** The first few disagreements, in detail; null while there are none. */
+  conflicts: OverlapConflict[] | null = null;
   started = false;
   /** Sequence number of stream offset 0. */
   private base = 0;
   /** Offset of the next byte to deliver. */
   next = 0;
-  /** Segments waiting behind a hole, by offset; null while there are none. */
+  /** Segments waiting behind a hole: sorted, never overlapping; null while there are none. */
   private pending: Pending[] | null = null;
+  /** Copies of delivered bytes the peer has not acknowledged yet; null while there are none. */
+  private retained: Array<{ off: number; data: Buffer }> | null = null;
+  private retainedBytes = 0;
+  /** The peer's acknowledgements are in the capture (a one-sided capture has none). */
+  private acksSeen = false;
   private pendingBytes = 0;
   /** Offset of the FIN, once seen. */
   finAt = -1;
@@ -99,50 +136,156 @@ export class HalfStream implements HalfStats {
   }
 
   ack(offset: number): void {
+    this.acksSeen = true;
     if (offset > this.acked) this.acked = offset;
+    const r = this.retained;
+    if (!r) return;
+    // Acknowledged bytes will not be retransmitted: nothing left to compare them with.
+    let i = 0;
+    while (i < r.length && r[i].off + r[i].data.length <= offset) {
+      this.retainedBytes -= r[i].data.length;
+      this.budget.retained -= r[i].data.length;
+      i++;
+    }
+    if (i === r.length) this.retained = null;
+    else if (i > 0) r.splice(0, i);
   }
 
   private insert(off: number, data: Buffer | null, ts: number, peerAck: number, holeLen = 0): void {
-    const len = data ? data.length : holeLen;
-    const end = off + len;
-    if (end <= this.next) {
-      if (data) this.retransmitted++;
+    let len = data ? data.length : holeLen;
+    if (off + len <= this.next) {
+      if (data) {
+        this.retransmitted++;
+        this.compareDelivered(off, data);
+      }
       return;
     }
     if (off < this.next) {
-      if (data) data = data.subarray(this.next - off);
+      // Delivered bytes are final whatever the policy: the later copy is only compared.
+      if (data) {
+        this.compareDelivered(off, data.subarray(0, this.next - off));
+        data = data.subarray(this.next - off);
+      }
+      len -= this.next - off;
       off = this.next;
-    }
-    if (off === this.next) {
-      this.deliver(data, end - off, ts, peerAck);
-      this.drain();
-      return;
     }
     if (off - this.next > MAX_AHEAD) {
       this.outOfWindow++;
       return;
     }
-    this.outOfOrder++;
-    // Copied: the packet buffer is only ours for the duration of the callback.
-    const item: Pending = { off, len: end - off, data: data ? Buffer.from(data) : null, ts, peerAck };
+    const pending = this.pending;
+    if (off === this.next && (!pending || pending[0].off >= off + len)) {
+      this.deliver(data, len, ts, peerAck);
+      this.drain();
+      return;
+    }
+    if (off > this.next) this.outOfOrder++;
+    this.place({ off, len, data, ts, peerAck });
+    this.drain();
+    if (this.pendingBytes > this.budget.perStream || this.budget.used > this.budget.max) this.forceGap(ts);
+  }
+
+  /**
+   * Puts a segment among the pending ones, which never overlap: where they meet, the policy
+   * says which copy stays (real bytes always beat a hole the snaplen left), and disagreeing
+   * copies are recorded.
+   */
+  private place(item: Pending): void {
     const pending = (this.pending ??= []);
-    let i = pending.length;
-    while (i > 0 && pending[i - 1].off > off) i--;
-    pending.splice(i, 0, item);
-    const n = data ? data.length : 0;
+    const end = item.off + item.len;
+    // First pending segment that ends after the new one starts.
+    let lo = 0, hi = pending.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (pending[mid].off + pending[mid].len <= item.off) lo = mid + 1; else hi = mid;
+    }
+    const kept: Pending[] = [];
+    let cursor = item.off; // the new segment's bytes before this are settled
+    let i = lo;
+    for (; i < pending.length && pending[i].off < end; i++) {
+      const e = pending[i];
+      const eEnd = e.off + e.len;
+      const from = Math.max(e.off, item.off);
+      const to = Math.min(eEnd, end);
+      if (item.data && e.data) this.compare(from, item.data.subarray(from - item.off, to - item.off), e.data.subarray(from - e.off, to - e.off));
+      const newWins = item.data && !e.data ? true : !item.data && e.data ? false : this.budget.policy === 'last';
+      if (newWins) {
+        // The old segment keeps only what lies outside the new one.
+        if (e.off < item.off) kept.push(slice(e, e.off, item.off));
+        if (eEnd > end) kept.push(slice(e, end, eEnd));
+      } else {
+        kept.push(e);
+        if (cursor < e.off) kept.push(this.own(slice(item, cursor, e.off)));
+        cursor = Math.max(cursor, eEnd);
+      }
+    }
+    if (cursor < end) kept.push(this.own(slice(item, cursor, end)));
+    kept.sort((a, b) => a.off - b.off);
+    const removed = pending.splice(lo, i - lo, ...kept);
+    for (const r of removed) if (r.data) this.unhold(r.data.length);
+    for (const k of kept) if (k.data) this.hold(k.data.length);
+  }
+
+  /** Copies a piece of a segment out of the packet buffer, which is only ours during the call. */
+  private own(p: Pending): Pending {
+    return p.data ? { ...p, data: Buffer.from(p.data) } : p;
+  }
+
+  private hold(n: number): void {
     this.pendingBytes += n;
     this.budget.used += n;
-    if (this.pendingBytes > this.budget.perStream || this.budget.used > this.budget.max) this.forceGap(ts);
+  }
+
+  private unhold(n: number): void {
+    this.pendingBytes -= n;
+    this.budget.used -= n;
+  }
+
+  /** A copy of bytes already delivered: compared with what was kept of them, if anything. */
+  private compareDelivered(off: number, data: Buffer): void {
+    this.overlapping += data.length;
+    const r = this.retained;
+    if (!r) return;
+    const end = off + data.length;
+    for (const c of r) {
+      const cEnd = c.off + c.data.length;
+      if (cEnd <= off) continue;
+      if (c.off >= end) break;
+      const from = Math.max(off, c.off);
+      const to = Math.min(end, cEnd);
+      this.compare(from, data.subarray(from - off, to - off), c.data.subarray(from - c.off, to - c.off), 'first', false);
+    }
+  }
+
+  /** Two copies of the bytes at `offset`: counted, and recorded when they disagree. */
+  private compare(offset: number, a: Buffer, b: Buffer, kept: 'first' | 'last' = this.budget.policy, count = true): void {
+    if (count) this.overlapping += a.length;
+    if (a.equals(b)) return;
+    let differing = 0;
+    for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) differing++;
+    this.conflicting += differing;
+    const list = (this.conflicts ??= []);
+    if (list.length < MAX_CONFLICTS) list.push({ offset, length: a.length, differing, kept });
   }
 
   private deliver(data: Buffer | null, len: number, ts: number, peerAck: number): void {
     if (data) {
       this.delivered += len;
+      this.retain(this.next, data);
       this.next += len;
       this.out.data(this.dir, data, ts, peerAck);
     } else {
       this.gapTo(this.next + len, ts);
     }
+  }
+
+  /** Keeps a copy of delivered bytes while the peer, whose acks we see, has not acknowledged them. */
+  private retain(off: number, data: Buffer): void {
+    if (!this.acksSeen || off + data.length <= this.acked) return;
+    if (this.retainedBytes + data.length > MAX_RETAINED_PER_STREAM || this.budget.retained + data.length > this.budget.maxRetained) return;
+    (this.retained ??= []).push({ off, data: Buffer.from(data) });
+    this.retainedBytes += data.length;
+    this.budget.retained += data.length;
   }
 
   private gapTo(off: number, ts: number): void {
@@ -159,10 +302,7 @@ export class HalfStream implements HalfStats {
     if (!pending) return;
     while (pending.length > 0 && pending[0].off <= this.next) {
       const p = pending.shift()!;
-      if (p.data) {
-        this.pendingBytes -= p.data.length;
-        this.budget.used -= p.data.length;
-      }
+      if (p.data) this.unhold(p.data.length);
       const end = p.off + p.len;
       if (end <= this.next) { if (p.data) this.retransmitted++; continue; }
       const skip = this.next - p.off;
@@ -200,4 +340,9 @@ export class HalfStream implements HalfStats {
     if (end > this.next) this.gapTo(end, ts);
     this.maybeFin(ts);
   }
+}
+
+/** The part [from, to) of a pending segment (offsets in the stream). */
+function slice(p: Pending, from: number, to: number): Pending {
+  return { off: from, len: to - from, data: p.data ? p.data.subarray(from - p.off, to - p.off) : null, ts: p.ts, peerAck: p.peerAck };
 }

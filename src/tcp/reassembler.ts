@@ -1,6 +1,6 @@
 import { ACK, FIN, RST, SYN, type TcpSegment } from '../decode/segment.js';
 import { Connection } from './connection.js';
-import type { PendingBudget } from './half-stream.js';
+import type { OverlapPolicy, PendingBudget } from './half-stream.js';
 import type { RolesFrom, StreamFactory } from './stream.js';
 
 export interface TcpOptions {
@@ -10,6 +10,10 @@ export interface TcpOptions {
   maxPendingTotal: number;
   /** Connections tracked at once; past it the idle, else the oldest, are evicted. */
   maxConnections: number;
+  /** Delivered but unacknowledged bytes kept, across all connections, to compare retransmissions with. */
+  maxRetainedTotal: number;
+  /** Which copy of overlapping bytes not yet delivered is kept. Delivered bytes are final. */
+  overlapPolicy: OverlapPolicy;
   /** Seconds of capture time without a packet after which a connection is ended. */
   idleTimeout: number;
 }
@@ -18,6 +22,8 @@ export const DEFAULT_TCP_OPTIONS: TcpOptions = {
   maxPendingPerDir: 16 * 1024 * 1024,
   maxPendingTotal: 256 * 1024 * 1024,
   maxConnections: 100_000,
+  maxRetainedTotal: 64 * 1024 * 1024,
+  overlapPolicy: 'first',
   idleTimeout: 600,
 };
 
@@ -49,7 +55,10 @@ export class TcpReassembler {
   private orderHead = 0;
 
   constructor(private readonly factory: StreamFactory, private readonly opts: TcpOptions = DEFAULT_TCP_OPTIONS) {
-    this.budget = { used: 0, max: opts.maxPendingTotal, perStream: opts.maxPendingPerDir };
+    this.budget = {
+      used: 0, max: opts.maxPendingTotal, perStream: opts.maxPendingPerDir,
+      retained: 0, maxRetained: opts.maxRetainedTotal, policy: opts.overlapPolicy,
+    };
   }
 
   segment(seg: TcpSegment): void {

@@ -1,4 +1,4 @@
-import type { HalfStats } from './half-stream.js';
+import type { HalfStats, OverlapConflict } from './half-stream.js';
 
 /** Index of a direction: 0 carries client-to-server bytes, 1 server-to-client. */
 export type Dir = 0 | 1;
@@ -23,6 +23,8 @@ export interface ConnectionView {
   readonly synSeen: boolean;
   readonly synAckSeen: boolean;
   stats(dir: Dir): HalfStats;
+  /** The first places where two copies of this direction's bytes disagreed. */
+  conflicts(dir: Dir): readonly OverlapConflict[];
 }
 
 /**

@@ -10,7 +10,8 @@ function harness() {
   let summary = null;
   const view = {
     id: 1, ipVersion: 4, ip: ['10.0.0.1', '10.0.0.2'], port: [40000, 80], rolesFrom: 'syn', tunnel: '',
-    firstTs: 0, lastTs: 0, synSeen: true, synAckSeen: true, stats: () => ({ packets: 0, bytes: 0, delivered: 0, missing: 0, gaps: 0, retransmitted: 0, outOfOrder: 0, outOfWindow: 0 }),
+    firstTs: 0, lastTs: 0, synSeen: true, synAckSeen: true, stats: () => ({ packets: 0, bytes: 0, delivered: 0, missing: 0, gaps: 0, retransmitted: 0, outOfOrder: 0, outOfWindow: 0, overlapping: 0, conflicting: 0 }),
+    conflicts: () => [],
   };
   const sink = {
     openBody(_conn, txn, msg) {

@@ -1,7 +1,7 @@
 // TCP reassembly on built segment sequences: order, retransmissions, gaps, wraparound, roles.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TcpReassembler } from '../../dist/tcp/reassembler.js';
+import { TcpReassembler, DEFAULT_TCP_OPTIONS } from '../../dist/tcp/reassembler.js';
 import { TcpSegment, SYN, ACK, FIN, RST } from '../../dist/decode/segment.js';
 
 const A = Buffer.from([10, 0, 0, 1]);
@@ -283,4 +283,49 @@ test('property: with segments dropped, every gap is reported at its exact offset
     assert.deepEqual(got, want, `round ${round}`);
     assert.equal(conns[0].view.stats(0).missing, covered.reduce((a, c) => a + (c ? 0 : 1), 0));
   }
+});
+
+for (const policy of ['first', 'last']) {
+  test(`overlapping segments that disagree: the ${policy} copy is kept and the conflict recorded`, () => {
+    const { factory, conns } = recorder();
+    const tcp = new TcpReassembler(factory, { ...DEFAULT_TCP_OPTIONS, overlapPolicy: policy });
+    handshake(tcp);
+    tcp.segment(seg({ seq: 1001 + 10, data: 'AAAAAAAAAA' })); // ahead of a hole
+    tcp.segment(seg({ seq: 1001 + 15, data: 'BBBBBBBBBB' })); // overlaps its second half, other bytes
+    tcp.segment(seg({ seq: 1001, data: '0123456789' })); // fills the hole
+    tcp.finish();
+    const got = bytesOf(conns[0].parts[0]).toString();
+    assert.equal(got, policy === 'first' ? '0123456789AAAAAAAAAABBBBB' : '0123456789AAAAABBBBBBBBBB');
+    assert.deepEqual(conns[0].view.conflicts(0), [{ offset: 15, length: 5, differing: 5, kept: policy }]);
+    assert.equal(conns[0].view.stats(0).conflicting, 5);
+    assert.equal(conns[0].view.stats(0).overlapping, 5);
+  });
+}
+
+test('a retransmission of delivered, unacknowledged bytes with other content is recorded; the first copy stays', () => {
+  const { factory, conns } = recorder();
+  const tcp = new TcpReassembler(factory, { ...DEFAULT_TCP_OPTIONS, overlapPolicy: 'last' });
+  handshake(tcp);
+  tcp.segment(seg({ seq: 1001, data: 'GET /safe HTTP/1.1\r\n' }));
+  tcp.segment(seg({ seq: 1001, data: 'GET /evil HTTP/1.1\r\n' })); // same bytes' place, other bytes
+  tcp.segment(seg({ fromA: false, seq: 5001, ack: 1001 + 20 })); // now acknowledged...
+  tcp.segment(seg({ seq: 1001, data: 'GET /oops HTTP/1.1\r\n' })); // ...so no longer compared
+  tcp.finish();
+  assert.equal(bytesOf(conns[0].parts[0]).toString(), 'GET /safe HTTP/1.1\r\n');
+  assert.deepEqual(conns[0].view.conflicts(0), [{ offset: 0, length: 20, differing: 4, kept: 'first' }]);
+  assert.equal(conns[0].view.stats(0).conflicting, 4);
+});
+
+test('a real segment fills a hole the snaplen left, whatever the policy', () => {
+  const { factory, conns } = recorder();
+  const tcp = new TcpReassembler(factory);
+  handshake(tcp);
+  const cut = seg({ seq: 1001 + 4, data: 'ab' });
+  cut.missingTail = 6; // 8 bytes on the wire, 2 captured
+  tcp.segment(cut);
+  tcp.segment(seg({ seq: 1001 + 4, data: 'abcdefgh' })); // the retransmission, captured whole
+  tcp.segment(seg({ seq: 1001, data: 'xyz!' }));
+  tcp.finish();
+  assert.equal(bytesOf(conns[0].parts[0]).toString(), 'xyz!abcdefgh');
+  assert.ok(conns[0].parts[0].every(Buffer.isBuffer), 'no gap');
 });
