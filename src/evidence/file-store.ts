@@ -58,7 +58,7 @@ const DECODE_CONCURRENCY = 2;
  * name in the log always points at a whole file.
  */
 export class FileStore {
-  private readonly names = new NameReserver();
+  private readonly names: NameReserver;
   private readonly tmpDir: string;
   private tmpSeq = 0;
   private nextId = 1;
@@ -70,6 +70,7 @@ export class FileStore {
 
   constructor(private readonly outDir: string, private readonly opts: FileStoreOptions = DEFAULT_FILE_STORE_OPTIONS) {
     this.tmpDir = join(outDir, '.tmp');
+    this.names = new NameReserver(outDir);
     mkdirSync(this.tmpDir, { recursive: true });
   }
 
@@ -106,10 +107,16 @@ export class FileStore {
   /** @internal */
   commit(f: Omit<StoredFile, 'id'>, tmp: string, done: (f: StoredFile) => void): void {
     renameSync(tmp, join(this.outDir, f.path));
+    this.names.settle(f.path);
     const stored = { ...f, id: this.nextId++ };
     this.files++;
     this.bytes += f.size;
     done(stored);
+  }
+
+  /** @internal A reserved name that will stay unused. */
+  release(path: string): void {
+    this.names.settle(path);
   }
 
   /** @internal */
@@ -229,8 +236,7 @@ export class BodyWriter {
       rmSync(out, { force: true });
       const rawPath = this.store.place(this.meta, undefined, codedSuffix(codings[0]));
       this.store.commit({ ...base, path: rawPath, size: base.wireSize, sha256: base.wireSha256, decodeError: meter.capped ? `decoded size cap of ${cap} bytes reached; raw body kept` : error, complete }, this.tmp, this.done);
-      // The name reserved for the decoded body stays unused: reservations are never taken back, which keeps names stable.
-      void path;
+      this.store.release(path);
       return;
     }
     rmSync(this.tmp, { force: true });

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import mime from 'mime-types';
 
 /**
@@ -81,29 +82,56 @@ export function withExtension(name: string, contentType: string | undefined): st
   return truncateBytes(`${name}.${ext}`, MAX_SEGMENT_BYTES + ext.length + 1);
 }
 
+/** Names whose kind is remembered before asking the disk again. */
+const KNOWN_CACHE = 50_000;
+
 /**
- * Hands out unique relative paths. A path is never given twice, and a name is never both a
- * file and a folder ("/a" and "/a/b" both exist on the web).
+ * Hands out unique relative paths under `root`. A path is never given twice, and a name is
+ * never both a file and a folder ("/a" and "/a/b" both exist on the web). The disk is the
+ * record of what is taken; memory holds only names being written now and a bounded cache, so
+ * a capture with millions of files does not grow the heap.
  */
 export class NameReserver {
-  private readonly kinds = new Map<string, 'file' | 'dir'>();
+  private readonly inFlight = new Set<string>();
+  private known = new Map<string, 'file' | 'dir'>();
+
+  constructor(private readonly root: string) {}
 
   reserve(dirs: string[], file: string): string {
     const parts: string[] = [];
     for (const d of dirs) {
       let name = d;
-      for (let n = 2; this.kinds.get(join(parts, name)) === 'file'; n++) name = `${d}~${n}`;
+      for (let n = 2; this.kind(join(parts, name)) === 'file'; n++) name = `${d}~${n}`;
       parts.push(name);
-      this.kinds.set(parts.join('/'), 'dir');
+      this.remember(parts.join('/'), 'dir');
     }
     let name = file;
     const dot = file.lastIndexOf('.');
     const stem = dot > 0 ? file.slice(0, dot) : file;
     const ext = dot > 0 ? file.slice(dot) : '';
-    for (let n = 2; this.kinds.has(join(parts, name)); n++) name = `${stem}~${n}${ext}`;
+    for (let n = 2; this.kind(join(parts, name)) !== null; n++) name = `${stem}~${n}${ext}`;
     const path = join(parts, name);
-    this.kinds.set(path, 'file');
+    this.inFlight.add(path);
+    this.remember(path, 'file');
     return path;
+  }
+
+  /** The file is on disk now (or will never be): the disk answers for it from here on. */
+  settle(path: string): void {
+    this.inFlight.delete(path);
+  }
+
+  private kind(path: string): 'file' | 'dir' | null {
+    if (this.inFlight.has(path)) return 'file';
+    const k = this.known.get(path);
+    if (k) return k;
+    const st = statSync(`${this.root}/${path}`, { throwIfNoEntry: false });
+    return st ? (st.isDirectory() ? 'dir' : 'file') : null;
+  }
+
+  private remember(path: string, kind: 'file' | 'dir'): void {
+    if (this.known.size >= KNOWN_CACHE) this.known = new Map();
+    this.known.set(path, kind);
   }
 }
 

@@ -56,7 +56,7 @@ test('extensions follow the content type, without doubling one that fits', () =>
 });
 
 test('reserved names are unique, and a name is never both a file and a folder', () => {
-  const r = new NameReserver();
+  const r = new NameReserver(tmp());
   assert.equal(r.reserve(['files', 'h'], 'a.html'), 'files/h/a.html');
   assert.equal(r.reserve(['files', 'h'], 'a.html'), 'files/h/a~2.html');
   assert.equal(r.reserve(['files', 'h', 'a.html'], 'b.png'), 'files/h/a.html~2/b.png');
@@ -66,7 +66,7 @@ test('reserved names are unique, and a name is never both a file and a folder', 
 
 test('files made from every hostile name stay inside the output folder', () => {
   const out = tmp();
-  const r = new NameReserver();
+  const r = new NameReserver(out);
   for (const uri of HOSTILE) {
     const segs = pathSegments(uri);
     const rel = r.reserve(['files', hostSegment('../../evil', '1.1.1.1', 80), ...segs.slice(0, -1)], safeSegment(segs[segs.length - 1]));
@@ -77,4 +77,16 @@ test('files made from every hostile name stay inside the output folder', () => {
   }
   const walk = (d) => readdirSync(d).flatMap((n) => (statSync(join(d, n)).isDirectory() ? walk(join(d, n)) : [join(d, n)]));
   assert.equal(walk(out).length, HOSTILE.length, 'one file per name, none overwritten');
+});
+
+test('names stay unique once written files leave memory: the disk answers for them', () => {
+  const out = tmp();
+  const r = new NameReserver(out);
+  const a = r.reserve(['files', 'h'], 'x.txt');
+  mkdirSync(join(out, 'files', 'h'), { recursive: true });
+  writeFileSync(join(out, a), 'one');
+  r.settle(a);
+  const fresh = new NameReserver(out); // nothing in memory at all
+  assert.equal(fresh.reserve(['files', 'h'], 'x.txt'), 'files/h/x~2.txt');
+  assert.equal(fresh.reserve(['files', 'h', 'x.txt'], 'y'), 'files/h/x.txt~2/y');
 });
