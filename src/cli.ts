@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import yargs from 'yargs';
-import { CaptureError } from './capture/types.js';
-import { extract, UsageError, type Summary } from './extract.js';
+import type { Summary } from './extract.js';
+import type { WorkerMessage, WorkerRequest } from './extract-worker.js';
 
 const require = createRequire(import.meta.url);
 const pkg = require('../package.json') as { version: string };
@@ -19,6 +20,7 @@ export async function main(argv: string[]): Promise<number> {
     .positional('capture', { type: 'string', array: true, describe: 'capture files (pcap, pcapng, gzip-compressed), folders of them, or - for standard input; several are merged in timestamp order' })
     .option('output', { alias: 'o', type: 'string', default: 'out', describe: 'output folder: http.sqlite and files/' })
     .option('force', { type: 'boolean', default: false, describe: 'replace the outputs of an earlier run in the output folder' })
+    .option('max-heap', { type: 'number', default: 192, describe: 'heap limit in MB; a run that needs more stops with a clear message' })
     .option('overlap', { choices: ['first', 'last'] as const, default: 'first' as const, describe: 'which copy of overlapping TCP bytes to keep (bytes already delivered are never replaced); disagreeing copies are always recorded' })
     .option('verify-checksums', { type: 'boolean', default: false, describe: 'drop TCP segments with a bad checksum (off by default: checksum offload makes valid traffic captured on the sender look bad)' })
     .example('$0 capture.pcapng -o out/', 'extract into out/')
@@ -45,43 +47,76 @@ export async function main(argv: string[]): Promise<number> {
   if (usageFailed) return 2;
   if (args.help || args.version) return 0;
   const inputs = ((args.capture as string[] | undefined) ?? []).map((a) => (a === STDIN ? '-' : a));
-  // First SIGINT/SIGTERM: stop reading, finish and write what was read. A second one: leave now.
-  const stop = new AbortController();
+  const request: WorkerRequest = {
+    inputs,
+    outDir: args.output,
+    force: args.force,
+    verifyChecksums: args.verifyChecksums,
+    overlapPolicy: args.overlap,
+  };
+  const outcome = await runInWorker(request, args.maxHeap);
+  if (outcome.type === 'done') {
+    process.stdout.write(formatSummary(outcome.summary));
+    return outcome.summary.interrupted ? 130 : 0;
+  }
+  process.stderr.write(`extract-http: ${describe(outcome)}\n`);
+  if (process.env.EXTRACT_HTTP_DEBUG && outcome.stack) process.stderr.write(`${outcome.stack}\n`);
+  return outcome.kind === 'capture' || outcome.kind === 'usage' ? 1 : 3;
+}
+
+type Outcome = Extract<WorkerMessage, { type: 'done' | 'fail' }>;
+
+/**
+ * Runs the extraction in a worker thread with a heap limit, relaying warnings as they come.
+ * The first SIGINT/SIGTERM asks it to finish what was read; a second one quits at once.
+ */
+function runInWorker(request: WorkerRequest, maxHeapMb: number): Promise<Outcome> {
+  const stdin = request.inputs.includes('-');
+  const worker = new Worker(new URL('./extract-worker.js', import.meta.url), {
+    workerData: request,
+    resourceLimits: { maxOldGenerationSizeMb: maxHeapMb },
+    stdin,
+  });
+  if (stdin && worker.stdin) process.stdin.pipe(worker.stdin);
+  let stopping = false;
   const onSignal = (sig: NodeJS.Signals): void => {
-    if (stop.signal.aborted) process.exit(130);
+    if (stopping) process.exit(130);
+    stopping = true;
     process.stderr.write(`extract-http: ${sig}: finishing what was read (again to quit at once)\n`);
-    stop.abort();
+    // The worker closes its input itself, so a pipe that never ends cannot keep it waiting.
+    worker.postMessage({ type: 'abort' });
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  try {
-    const summary = await extract({
-      inputs,
-      outDir: args.output,
-      force: args.force,
-      verifyChecksums: args.verifyChecksums,
-      overlapPolicy: args.overlap,
-      signal: stop.signal,
-      onWarning: (m) => process.stderr.write(`extract-http: warning: ${m}\n`),
+  return new Promise<Outcome>((resolve) => {
+    let outcome: Outcome | null = null;
+    worker.on('message', (m: WorkerMessage) => {
+      if (m.type === 'warning') process.stderr.write(`extract-http: warning: ${m.text}\n`);
+      else outcome = m;
     });
-    process.stdout.write(formatSummary(summary));
-    return summary.interrupted ? 130 : 0;
-  } catch (e) {
-    process.stderr.write(`extract-http: ${describe(e)}\n`);
-    if (process.env.EXTRACT_HTTP_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
-    return e instanceof CaptureError || e instanceof UsageError ? 1 : 3;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+    worker.on('error', (e: NodeJS.ErrnoException) => {
+      outcome ??= e.code === 'ERR_WORKER_OUT_OF_MEMORY'
+        ? { type: 'fail', kind: 'internal', code: e.code, message: `out of memory: the heap limit of ${maxHeapMb} MB was reached; raise it with --max-heap. The log holds what was committed before.` }
+        : { type: 'fail', kind: 'internal', message: e.message, stack: e.stack };
+    });
+    worker.on('exit', () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      if (stdin) {
+        // Our end of the pipe may stay open (a sensor still writing): let go of it.
+        process.stdin.unpipe();
+        process.stdin.destroy();
+      }
+      resolve(outcome ?? { type: 'fail', kind: 'internal', message: 'the extraction stopped without a result' });
+    });
+  });
 }
 
-function describe(e: unknown): string {
-  if (e instanceof CaptureError || e instanceof UsageError) return e.message;
-  const err = e as NodeJS.ErrnoException;
-  if (err?.code === 'ENOSPC') return `disk full while writing ${err.path ?? 'output'}`;
-  if (err?.code === 'EACCES' || err?.code === 'EPERM') return `permission denied: ${err.path ?? err.message}`;
-  return `internal error: ${err?.message ?? String(e)} (run with EXTRACT_HTTP_DEBUG=1 for details)`;
+function describe(o: Extract<Outcome, { type: 'fail' }>): string {
+  if (o.kind !== 'internal' || o.code === 'ERR_WORKER_OUT_OF_MEMORY') return o.message;
+  if (o.code === 'ENOSPC') return `disk full while writing ${o.path ?? 'output'}`;
+  if (o.code === 'EACCES' || o.code === 'EPERM') return `permission denied: ${o.path ?? o.message}`;
+  return `internal error: ${o.message} (run with EXTRACT_HTTP_DEBUG=1 for details)`;
 }
 
 export function formatSummary(s: Summary): string {

@@ -1,0 +1,39 @@
+/**
+ * Runs one extraction in a worker thread, so that the command line can give it a heap limit:
+ * reaching the limit then ends the run with a clear message instead of a V8 crash, and the
+ * limit keeps the heap from growing far past what is live (a capture of a million short
+ * connections stays within it).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { CaptureError } from './capture/types.js';
+import { extract, UsageError, type ExtractOptions, type Summary } from './extract.js';
+
+export type WorkerRequest = Omit<ExtractOptions, 'signal' | 'onWarning'>;
+
+export type WorkerMessage =
+  | { type: 'warning'; text: string }
+  | { type: 'done'; summary: Summary }
+  | { type: 'fail'; kind: 'capture' | 'usage' | 'internal'; message: string; code?: string; path?: string; stack?: string };
+
+const port = parentPort!;
+const stop = new AbortController();
+port.on('message', (m: { type: string }) => {
+  if (m.type === 'abort') stop.abort();
+});
+const post = (m: WorkerMessage): void => port.postMessage(m);
+
+try {
+  const summary = await extract({
+    ...(workerData as WorkerRequest),
+    signal: stop.signal,
+    onWarning: (text) => post({ type: 'warning', text }),
+  });
+  post({ type: 'done', summary });
+} catch (e) {
+  const err = e as NodeJS.ErrnoException;
+  const kind = e instanceof CaptureError ? 'capture' : e instanceof UsageError ? 'usage' : 'internal';
+  post({ type: 'fail', kind, message: err?.message ?? String(e), code: err?.code, path: err?.path, stack: err?.stack });
+}
+// Leave now: a standard input that was cut off can keep a worker's event loop alive. In a
+// worker, process.exit ends only the worker, after the messages above are delivered.
+process.exit(0);
