@@ -20,9 +20,9 @@ export interface TcpOptions {
 
 export const DEFAULT_TCP_OPTIONS: TcpOptions = {
   maxPendingPerDir: 16 * 1024 * 1024,
-  maxPendingTotal: 256 * 1024 * 1024,
-  maxConnections: 100_000,
-  maxRetainedTotal: 64 * 1024 * 1024,
+  maxPendingTotal: 64 * 1024 * 1024,
+  maxConnections: 50_000,
+  maxRetainedTotal: 32 * 1024 * 1024,
   overlapPolicy: 'first',
   idleTimeout: 600,
 };
