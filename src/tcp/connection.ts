@@ -26,6 +26,8 @@ export class Connection implements ConnectionView, GateOwner {
   preHandshake = 0;
   ended: EndReason | null = null;
   rolesChecked = false;
+  /** Capture time its holes became final (FIN acknowledged, or RST); -1 while none is. */
+  settleAt = -1;
   /** Saw a packet since the eviction clock last passed it. */
   touched = false;
   endTs = 0;

@@ -328,12 +328,27 @@ export class HalfStream implements HalfStats {
     }
   }
 
-  /** The connection is ending: whatever is still missing becomes a gap, buffered bytes follow. */
-  flush(ts: number): void {
+  /** Holes before buffered bytes will not be filled any more: they become gaps, the bytes follow. */
+  declareGaps(ts: number): void {
     while (this.pending && this.pending.length > 0) {
       this.gapTo(this.pending[0].off, ts);
       this.drain();
     }
+    this.maybeFin(ts);
+  }
+
+  get hasPending(): boolean {
+    return !!this.pending?.length;
+  }
+
+  /** Bytes wait behind a hole, and the peer acknowledged this direction's FIN: nothing will fill it. */
+  get holeIsFinal(): boolean {
+    return this.finAt >= 0 && this.acked > this.finAt && !!this.pending?.length;
+  }
+
+  /** The connection is ending: whatever is still missing becomes a gap, buffered bytes follow. */
+  flush(ts: number): void {
+    this.declareGaps(ts);
     let end = this.finAt >= 0 ? this.finAt : this.acked - this.next <= MAX_ACK_AHEAD ? this.acked : this.next;
     // An ack one past the last byte is most likely a FIN we never saw, not a lost byte.
     if (this.finAt < 0 && this.acked === this.next + 1) end = this.next;

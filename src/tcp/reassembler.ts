@@ -35,6 +35,8 @@ const EVICT_IDLE = 5;
 const EVICT_LOOK = 64;
 /** How far before the tracked stream a SYN may land and still be that stream's. */
 const LATE_SYN_WINDOW = 1 << 20;
+/** Capture seconds a final hole waits for segments the capture recorded late. */
+const SETTLE_GRACE = 2;
 /** Quiet time after an RST before the connection is taken as over. */
 const RST_LINGER = 10;
 
@@ -104,8 +106,10 @@ export class TcpReassembler {
     }
     if (flags & RST) {
       // Not the end yet: a forged or ignored RST is often followed by more data. The connection
-      // ends once it goes quiet, at a new SYN, or at the end of input.
+      // ends once it goes quiet, at a new SYN, or at the end of input. Its holes, though, will
+      // not be retransmitted into any more.
       conn.rst = true;
+      this.settle(conn, ts);
       return;
     }
     let seq = seg.seq;
@@ -125,8 +129,25 @@ export class TcpReassembler {
     if (seg.payload.length > 0 || flags & FIN || seg.missingTail > 0) {
       half.segment(seq, seg.payload, (flags & FIN) !== 0, ts, seg.missingTail, peerAck);
     }
+    this.settle(conn, ts);
     if (conn.half[0].finDelivered && conn.half[1].finDelivered) conn.end('fin', ts);
     if (ts - this.lastSweep >= SWEEP_EVERY) this.sweep(ts);
+  }
+
+  /**
+   * Holes that nothing will fill any more (the peer acknowledged the FIN behind them, or an RST
+   * came) become gaps, once the capture clock has moved on by a grace period: a capture may
+   * hold the last segments after the FIN's acknowledgement.
+   */
+  private settle(conn: Connection, now: number): void {
+    const [a, b] = conn.half;
+    const final = a.holeIsFinal || b.holeIsFinal || (conn.rst && (a.hasPending || b.hasPending));
+    if (!final) { conn.settleAt = -1; return; }
+    if (conn.settleAt < 0) conn.settleAt = now;
+    if (now - conn.settleAt < SETTLE_GRACE) return;
+    conn.settleAt = -1;
+    a.declareGaps(now);
+    b.declareGaps(now);
   }
 
   /** End of input: every connection still open ends now. */
@@ -214,6 +235,9 @@ export class TcpReassembler {
         if (now - conn.endTs > LINGER) this.table.delete(key);
       } else if (now - conn.lastTs > (conn.rst ? RST_LINGER : this.opts.idleTimeout)) {
         conn.end('timeout', conn.lastTs);
+      } else if (conn.settleAt >= 0) {
+        this.settle(conn, now);
+        if (conn.half[0].finDelivered && conn.half[1].finDelivered) conn.end('fin', now);
       }
     }
   }

@@ -75,8 +75,7 @@ test('a lost segment is reported as a gap of exactly its length, the bytes after
   tcp.segment(seg({ fromA: false, seq: 5001, data: 'aaaa' }));
   tcp.segment(seg({ fromA: false, seq: 5001 + 4 + 100, data: 'bbbb' }));
   tcp.segment(seg({ fromA: false, seq: 5001 + 108, data: 'cc', flags: ACK | FIN }));
-  tcp.segment(seg({ seq: 1001, flags: ACK | FIN, ack: 5001 + 111 }));
-  assert.equal(conns[0].end, null, 'a hole may still be filled by a retransmission');
+  tcp.segment(seg({ seq: 1001, flags: ACK | FIN, ack: 5001 + 111 })); // acknowledges the server's FIN
   tcp.finish();
   const c = conns[0];
   assert.deepEqual(c.parts[1].map((p) => (Buffer.isBuffer(p) ? p.toString() : p)), ['aaaa', { gap: 100 }, 'bbbb', 'cc']);
@@ -328,4 +327,61 @@ test('a real segment fills a hole the snaplen left, whatever the policy', () => 
   tcp.finish();
   assert.equal(bytesOf(conns[0].parts[0]).toString(), 'xyz!abcdefgh');
   assert.ok(conns[0].parts[0].every(Buffer.isBuffer), 'no gap');
+});
+
+test('a hole is declared once the peer acknowledged the FIN behind it, not before', () => {
+  const { factory, conns } = recorder();
+  const tcp = new TcpReassembler(factory);
+  handshake(tcp);
+  tcp.segment(seg({ fromA: false, seq: 5001, data: 'aaaa' }));
+  tcp.segment(seg({ fromA: false, seq: 5001 + 8, data: 'cccc', flags: ACK | FIN }));
+  assert.deepEqual(conns[0].parts[1].map(String), ['aaaa'], 'the FIN alone: a retransmission may still come');
+  tcp.segment(seg({ fromA: false, seq: 5001 + 4, data: 'bbbb' })); // and it does
+  assert.equal(bytesOf(conns[0].parts[1]).toString(), 'aaaabbbbcccc');
+  const second = recorder();
+  const t2 = new TcpReassembler(second.factory);
+  handshake(t2);
+  t2.segment(seg({ fromA: false, seq: 5001, data: 'aaaa' }));
+  t2.segment(seg({ fromA: false, seq: 5001 + 8, data: 'cccc', flags: ACK | FIN }));
+  t2.segment(seg({ seq: 1001, ack: 5001 + 13, ts: 1 })); // the client acknowledged the FIN: the hole is final...
+  assert.equal(second.conns[0].parts[1].length, 1, '...once the capture clock has moved on');
+  t2.segment(seg({ seq: 1001, ack: 5001 + 13, ts: 4 }));
+  assert.deepEqual(second.conns[0].parts[1].map((p) => (Buffer.isBuffer(p) ? p.toString() : p)), ['aaaa', { gap: 4 }, 'cccc']);
+  assert.deepEqual(second.conns[0].fins, [1]);
+});
+
+test('after an RST, holes are declared once the capture clock moves on', () => {
+  const { factory, conns } = recorder();
+  const tcp = new TcpReassembler(factory);
+  handshake(tcp);
+  tcp.segment(seg({ seq: 1001, data: 'xx' }));
+  tcp.segment(seg({ seq: 1001 + 5, data: 'yy' }));
+  tcp.segment(seg({ fromA: false, seq: 5001, flags: RST, ts: 1 }));
+  const other = seg({ seq: 1, flags: SYN, ts: 12 });
+  other.srcPort = 40001; // other traffic moves the clock past the grace and the sweep
+  tcp.segment(other);
+  assert.deepEqual(conns[0].parts[0].map((p) => (Buffer.isBuffer(p) ? p.toString() : p)), ['xx', { gap: 3 }, 'yy']);
+});
+
+test('too much waiting behind a hole forces the gap (per-stream limit)', () => {
+  const { factory, conns } = recorder();
+  const tcp = new TcpReassembler(factory, { ...DEFAULT_TCP_OPTIONS, maxPendingPerDir: 1000 });
+  handshake(tcp);
+  tcp.segment(seg({ seq: 1001, data: 'a' }));
+  for (let i = 0; i < 4; i++) tcp.segment(seg({ seq: 1001 + 101 + i * 300, data: Buffer.alloc(300, 98) }));
+  assert.deepEqual(conns[0].parts[0].slice(0, 2).map((p) => (Buffer.isBuffer(p) ? p.toString() : p)), ['a', { gap: 100 }]);
+  assert.ok(conns[0].view.stats(0).missing === 100);
+});
+
+test('a connection idle past the timeout on the capture clock ends, its holes declared', () => {
+  const { factory, conns } = recorder();
+  const tcp = new TcpReassembler(factory, { ...DEFAULT_TCP_OPTIONS, idleTimeout: 60 });
+  handshake(tcp);
+  tcp.segment(seg({ seq: 1001, data: 'a', ts: 1 }));
+  tcp.segment(seg({ seq: 1001 + 11, data: 'b', ts: 2 }));
+  const other = seg({ seq: 1, flags: SYN, ts: 200 });
+  other.srcPort = 40001;
+  tcp.segment(other);
+  assert.equal(conns[0].end, 'timeout');
+  assert.deepEqual(conns[0].parts[0].map((p) => (Buffer.isBuffer(p) ? p.toString() : p)), ['a', { gap: 10 }, 'b']);
 });
