@@ -385,3 +385,43 @@ test('a connection idle past the timeout on the capture clock ends, its holes de
   assert.equal(conns[0].end, 'timeout');
   assert.deepEqual(conns[0].parts[0].map((p) => (Buffer.isBuffer(p) ? p.toString() : p)), ['a', { gap: 10 }, 'b']);
 });
+
+test('data on the SYN (TCP Fast Open) is delivered, and the SYN takes its one sequence number', () => {
+  const { factory, conns } = recorder();
+  const tcp = new TcpReassembler(factory);
+  tcp.segment(seg({ seq: 1000, flags: SYN, data: 'GET / HTTP/1.1\r\n' }));
+  tcp.segment(seg({ fromA: false, seq: 5000, ack: 1017, flags: SYN | ACK }));
+  tcp.segment(seg({ seq: 1017, ack: 5001, data: 'Host: x\r\n\r\n' }));
+  tcp.finish();
+  assert.equal(bytesOf(conns[0].parts[0]).toString(), 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  assert.ok(conns[0].parts[0].every(Buffer.isBuffer));
+});
+
+test('keep-alive probes and zero-window probes add nothing to the stream', () => {
+  const { factory, conns } = recorder();
+  const tcp = new TcpReassembler(factory);
+  handshake(tcp);
+  tcp.segment(seg({ seq: 1001, data: 'hello' }));
+  tcp.segment(seg({ seq: 1001 + 4, data: 'o' })); // keep-alive: the last byte again
+  tcp.segment(seg({ seq: 1001 + 4, data: Buffer.alloc(0) })); // keep-alive without data
+  tcp.segment(seg({ seq: 1001 + 5, data: ' ' })); // zero-window probe: one new byte...
+  tcp.segment(seg({ seq: 1001 + 5, data: ' world' })); // ...then the segment it belonged to
+  tcp.segment(seg({ seq: 1001 + 5, data: ' ' })); // the probe again, late
+  tcp.finish();
+  assert.equal(bytesOf(conns[0].parts[0]).toString(), 'hello world');
+  assert.ok(conns[0].parts[0].every(Buffer.isBuffer));
+  assert.equal(conns[0].view.stats(0).conflicting, 0);
+});
+
+test('FIN half-closes one direction; the other keeps flowing', () => {
+  const { factory, conns } = recorder();
+  const tcp = new TcpReassembler(factory);
+  handshake(tcp);
+  tcp.segment(seg({ seq: 1001, data: 'GET / HTTP/1.0\r\n\r\n', flags: ACK | FIN }));
+  assert.deepEqual(conns[0].fins, [0]);
+  tcp.segment(seg({ fromA: false, seq: 5001, data: 'HTTP/1.0 200 OK\r\n\r\nbody' }));
+  assert.equal(bytesOf(conns[0].parts[1]).toString(), 'HTTP/1.0 200 OK\r\n\r\nbody');
+  assert.equal(conns[0].end, null);
+  tcp.segment(seg({ fromA: false, seq: 5001 + 23, flags: ACK | FIN }));
+  assert.equal(conns[0].end, 'fin');
+});
