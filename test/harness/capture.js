@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { withLink, run } from './netns.js';
+import { withLink, run, childGroup } from './netns.js';
 import { uploadBody } from './content.js';
 import { pcapToPcapng, countPcapPackets } from './pcapng.js';
 
@@ -397,17 +397,7 @@ export async function makeCapture({ scenario, dir, timeoutMs = 60000, loopback =
   };
   if (!haveCmd('tcpdump')) throw new Error('tcpdump not found (apt-get install -y tcpdump)');
 
-  const children = [];
-  const killAll = () => {
-    for (const c of children) {
-      try {
-        if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-      } catch {
-        /* ignore */
-      }
-    }
-  };
-  const onSpawn = (c) => children.push(c);
+  const { children, killAll, add: onSpawn } = childGroup();
   const uploadDir = fs.mkdtempSync(path.join(os.tmpdir(), 'xh-upload-'));
 
   const body = async (link) => {

@@ -81,6 +81,24 @@ export function trackChild(child) {
   return child;
 }
 
+/** The children of one run: killAll() SIGKILLs each one still alive. */
+export function childGroup() {
+  const children = [];
+  return {
+    children,
+    add: (c) => children.push(c),
+    killAll() {
+      for (const c of children) {
+        try {
+          if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+    },
+  };
+}
+
 /**
  * Run a command to completion. Resolves {code, signal, stdout, stderr};
  * never rejects on non-zero exit (check code), rejects on spawn error/timeout.

@@ -45,7 +45,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { withLink, run } from './netns.js';
+import { withLink, run, childGroup } from './netns.js';
 import { curlArgs, waitForLine, waitExit, PROBE_JS } from './capture.js';
 import { countPcapPackets } from './pcapng.js';
 
@@ -699,17 +699,7 @@ async function captureRun(runName, { dir, timeoutMs = 30000, verbose = false }) 
     if (verbose) console.error(`[variant ${runName} +${Date.now() - t0}ms]`, ...a);
   };
 
-  const children = [];
-  const killAll = () => {
-    for (const c of children) {
-      try {
-        if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-      } catch {
-        /* ignore */
-      }
-    }
-  };
-  const onSpawn = (c) => children.push(c);
+  const { children, killAll, add: onSpawn } = childGroup();
   const uploadDir = fs.mkdtempSync(path.join(os.tmpdir(), 'xh-vupload-'));
 
   const body = async (link) => {
