@@ -27,6 +27,9 @@ const CARRY = 24;
 /** Bytes kept of a direction waiting to learn whether its protocol switch was accepted. */
 const MAX_HELD = 1024 * 1024;
 const ZEROS = Buffer.alloc(64 * 1024);
+const EMPTY = Buffer.alloc(0);
+/** Most of an unfinished head kept for salvage. */
+const MAX_HEAD_KEPT = 16 * 1024;
 
 /**
  * Reads one direction of a connection as a sequence of HTTP messages with llhttp. Gaps in a
@@ -50,6 +53,10 @@ export class MessageReader implements ParserCallbacks {
   /** Tail of the last chunk seen while seeking: a message start may straddle two segments. */
   private carry: Buffer | null = null;
   private skipRun = 0;
+  /** Bytes of the current message while its head is unfinished, to salvage if it never is. */
+  private headSeen: Buffer | null = null;
+  /** Where in headSeen llhttp refused the head, or -1. */
+  private headEnd = -1;
   private skipFrom = 0;
   private heldBytes = 0;
   /** Bytes after a protocol switch, or of a direction that is not HTTP. */
@@ -104,7 +111,9 @@ export class MessageReader implements ParserCallbacks {
         }
         case 'parse': {
           this.bufOffset = this.offset;
+          const before = this.msg;
           const r = this.parser.execute(buf);
+          this.keepHead(before, buf, typeof r === 'number' ? -1 : r.consumed);
           if (typeof r === 'number') {
             this.offset += r;
             if (r >= buf.length) return;
@@ -228,6 +237,7 @@ export class MessageReader implements ParserCallbacks {
   headersComplete(head: MessageHead): number {
     const msg = this.msg!;
     msg.head = head;
+    this.headSeen = null;
     const cl = msg.header('content-length');
     if (cl !== undefined && /^\s*\d+\s*$/.test(cl)) msg.contentLength = Number(cl);
     const te = msg.header('transfer-encoding');
@@ -262,10 +272,64 @@ export class MessageReader implements ParserCallbacks {
   private abort(how: EndHow): void {
     const msg = this.msg!;
     this.msg = null;
+    if (!msg.head && this.headSeen) this.salvage(msg, how);
+    this.headSeen = null;
     msg.complete = false;
     msg.endTs = this.ts;
     this.messages++;
     this.owner.messageEnd(this.kind, msg, how);
+  }
+
+  /** Keeps (a bounded copy of) what an unfinished head has shown, from the buffer it began in. */
+  private keepHead(before: HttpMessage | null, buf: Buffer, errorAt: number): void {
+    const msg = this.msg;
+    if (!msg || msg.head) {
+      this.headSeen = null;
+      return;
+    }
+    const seen = msg === before && this.headSeen ? this.headSeen : EMPTY;
+    this.headEnd = errorAt >= 0 ? Math.min(seen.length + errorAt, MAX_HEAD_KEPT) : -1;
+    if (seen.length >= MAX_HEAD_KEPT) return;
+    this.headSeen = Buffer.concat([seen, buf.subarray(0, MAX_HEAD_KEPT - seen.length)]);
+  }
+
+  /**
+   * A message that ended (cut, or refused by llhttp) before its head was complete: read its
+   * start line and whole header lines from the bytes seen, so that what was there is logged.
+   */
+  private salvage(msg: HttpMessage, how: EndHow): void {
+    const text = this.headSeen!.toString('latin1');
+    // The message is the last one to start before where llhttp stopped, with no blank line
+    // (the end of a head) between: an earlier start belongs to a message already complete.
+    const end = how === 'error' && this.headEnd >= 0 ? this.headEnd : text.length;
+    const starts = this.kind === 'request' ? /(?:^|\n)([A-Z][A-Z0-9_-]{2,23} +[^ \r\n][^\r\n]*)/g : /(?:^|\n)(HTTP\/\d\.\d [^\r\n]*)/g;
+    let at = -1;
+    for (let m = starts.exec(text); m && m.index < end; m = starts.exec(text)) at = m.index + m[0].length - m[1].length;
+    if (at < 0 || /\n\r?\n/.test(text.slice(at, end))) return;
+    const lines = text.slice(at).split('\n');
+    const complete = lines.slice(0, -1).map((l) => l.replace(/\r$/, ''));
+    const first = (complete[0] ?? lines[0]).replace(/\r$/, '');
+    const raw: string[] = [];
+    for (const line of complete.slice(1)) {
+      if (line === '') break;
+      const h = /^([^\s:]+):[ \t]*(.*?)[ \t]*$/.exec(line);
+      if (h) raw.push(h[1], h[2]);
+    }
+    if (this.kind === 'request') {
+      const m = /^([A-Z][A-Z0-9_-]*) +(\S+)(?: +HTTP\/(\d)\.(\d))?/.exec(first);
+      if (!m) return;
+      // A whole line without a version is an HTTP/0.9 simple request; a cut line says nothing.
+      const whole = complete.length > 0;
+      const [major, minor] = m[3] ? [Number(m[3]), Number(m[4])] : whole ? [0, 9] : [-1, -1];
+      msg.head = { method: m[1], url: m[2], versionMajor: major, versionMinor: minor, rawHeaders: raw, upgrade: false, keepAlive: false };
+    } else {
+      const m = /^HTTP\/(\d)\.(\d) +(\d{3})(?: +(.*))?/.exec(first);
+      if (!m) return;
+      msg.head = { versionMajor: Number(m[1]), versionMinor: Number(m[2]), statusCode: Number(m[3]), statusMessage: m[4] ?? '', rawHeaders: raw, upgrade: false, keepAlive: false };
+    }
+    msg.headPartial = true;
+    this.owner.anomaly(how === 'error' ? 'malformed-head' : 'incomplete-head',
+      `${this.kind} head ${how === 'error' ? 'refused by llhttp' : 'cut off'}; salvaged its start line${raw.length ? ` and ${raw.length / 2} header line(s)` : ''}: ${first.slice(0, 200)}`, this.ts);
   }
 
   private parseError(r: ParseError, buf: Buffer): Buffer {

@@ -15,6 +15,8 @@ export interface Anomaly {
 /** One HTTP message as seen on the wire. */
 export class HttpMessage {
   head: MessageHead | null = null;
+  /** The head was salvaged from a message cut off or refused before it was complete. */
+  headPartial = false;
   trailers: string[] = [];
   endTs = 0;
   complete = false;
@@ -47,7 +49,7 @@ export class HttpMessage {
   }
 
   get version(): string | null {
-    return this.head ? `${this.head.versionMajor}.${this.head.versionMinor}` : null;
+    return this.head && this.head.versionMajor >= 0 ? `${this.head.versionMajor}.${this.head.versionMinor}` : null;
   }
 }
 

@@ -138,7 +138,7 @@ export class HttpSession implements StreamHandler, ReaderOwner {
       if (txn) this.discard(txn);
       return;
     }
-    if (!txn && kind === 'response' && !msg.head) {
+    if (!txn && kind === 'response' && (!msg.head || msg.headPartial)) {
       // A response whose headers were lost still answered the oldest request.
       txn = this.pending.shift() ?? this.newTransaction();
       txn.response = msg;

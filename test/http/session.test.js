@@ -170,3 +170,33 @@ test('a hole that runs past the end of a body fills the body, and the rest is lo
   assert.ok(h.anomalies.some((a) => a.kind === 'gap-between-messages' && /43 byte/.test(a.detail)));
   assert.equal(h.anomalies.filter((a) => a.kind === 'skipped-bytes').length, 1);
 });
+
+test('a request cut off inside its request line still logs what was seen', () => {
+  const h = harness();
+  h.s.data(0, Buffer.from('GE'), 1);
+  h.s.data(0, Buffer.from('T /lost'), 2);
+  h.s.end('end-of-input', 3);
+  assert.equal(h.txns.length, 1);
+  const q = h.txns[0].request;
+  assert.equal(q.head.method, 'GET');
+  assert.equal(q.head.url, '/lost');
+  assert.equal(q.version, null, 'the version was never seen');
+  assert.equal(q.complete, false);
+  assert.ok(h.anomalies.some((a) => a.kind === 'incomplete-head'));
+});
+
+test('a head llhttp refuses is salvaged: start line and well-formed header lines', () => {
+  const h = harness();
+  h.s.data(0, Buffer.from('GET /\r\nFakeHeader\r\nHost: localhost\r\nUser-Agent: myscript\r\n\r\n'), 1);
+  h.s.data(1, Buffer.from('HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Le'), 2);
+  h.s.end('end-of-input', 3);
+  assert.equal(h.txns.length, 1);
+  const [t] = h.txns;
+  assert.equal(t.request.head.url, '/');
+  assert.equal(t.request.version, '0.9');
+  assert.equal(t.request.header('user-agent'), 'myscript');
+  assert.equal(t.response.head.statusCode, 200, 'the cut response still answers the request');
+  assert.equal(t.response.header('content-type'), 'text/html');
+  assert.ok(h.anomalies.some((a) => a.kind === 'malformed-head'));
+  assert.ok(h.anomalies.some((a) => a.kind === 'parse-error' && /HPE_INVALID_HEADER_TOKEN/.test(a.detail)));
+});
