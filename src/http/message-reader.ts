@@ -1,4 +1,4 @@
-import { BODY_NORMAL, HttpParser, type MessageHead, type MessageKind, type ParseError, type ParserCallbacks } from './llhttp.js';
+import { BODY_NONE, BODY_NORMAL, BODY_UPGRADE, HttpParser, type MessageHead, type MessageKind, type ParseError, type ParserCallbacks } from './llhttp.js';
 import { HttpMessage } from './message.js';
 import { findRequestStart, findResponseStart } from './start-line.js';
 
@@ -55,6 +55,8 @@ export class MessageReader implements ParserCallbacks {
   private skipRun = 0;
   /** Bytes of the current message while its head is unfinished, to salvage if it never is. */
   private headSeen: Buffer | null = null;
+  /** The message being parsed switches protocols once complete (CONNECT, Upgrade, 101). */
+  private switching = false;
   /** Where in headSeen llhttp refused the head, or -1. */
   private headEnd = -1;
   private skipFrom = 0;
@@ -116,11 +118,12 @@ export class MessageReader implements ParserCallbacks {
           this.keepHead(before, buf, typeof r === 'number' ? -1 : r.consumed);
           if (typeof r === 'number') {
             this.offset += r;
-            if (r >= buf.length) return;
-            // llhttp paused at a protocol switch; what follows is not this parser's to read.
-            const rest = buf.subarray(r);
+            // llhttp pauses after a head that switches protocols; when that head ends exactly at
+            // the end of the buffer it says nothing, so the head itself is what tells.
+            if (r >= buf.length && !this.switching) return;
+            this.switching = false;
             this.mode = 'held';
-            this.owner.switched(this.kind, rest, ts);
+            this.owner.switched(this.kind, buf.subarray(r), ts);
             return;
           }
           buf = this.parseError(r, buf);
@@ -241,7 +244,12 @@ export class MessageReader implements ParserCallbacks {
     const cl = msg.header('content-length');
     if (cl !== undefined && /^\s*\d+\s*$/.test(cl)) msg.contentLength = Number(cl);
     const te = msg.header('transfer-encoding');
-    const decision = this.owner.headersComplete(this.kind, msg);
+    let decision = this.owner.headersComplete(this.kind, msg);
+    if (head.upgrade || decision === BODY_UPGRADE) this.switching = true;
+    // A request body is never delimited by the close. With a Transfer-Encoding that does not end
+    // in chunked, lenient llhttp would read the rest of the connection as this body and swallow
+    // every request after it; without a usable Content-Length, take it as having none.
+    if (this.kind === 'request' && te && !/(^|,)\s*chunked\s*$/i.test(te) && !msg.contentLength) decision = BODY_NONE;
     if (decision !== BODY_NORMAL) this.bodyMode = 'none';
     else if (te && /(^|,)\s*chunked\s*$/i.test(te)) this.bodyMode = 'chunked';
     else if (msg.contentLength !== null) this.bodyMode = msg.contentLength > 0 ? 'length' : 'none';

@@ -29,15 +29,32 @@ function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
 }
 
-/** Index of the first request line start at or after `from` (at a line start), or -1. */
+const METHODS = ['GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE', 'PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'SEARCH', 'REPORT', 'M-SEARCH', 'NOTIFY', 'SUBSCRIBE', 'UNSUBSCRIBE', 'PURGE'];
+
+/**
+ * Index of the first request line start at or after `from`, or -1. A request line usually
+ * starts a line, but after a damaged message it may follow stray bytes directly ("xGET /a
+ * HTTP/1.1"): then the known method the token ends with is where it starts.
+ */
 export function findRequestStart(b: Buffer, from: number): number {
   if (from === 0 && requestStartsAt(b, 0)) return 0;
   let i = from;
   for (;;) {
     const v = b.indexOf(' HTTP/1.', i, 'latin1');
     if (v < 0) return -1;
-    const lineStart = b.lastIndexOf(0x0a, v) + 1;
-    if (lineStart >= from && requestStartsAt(b, lineStart)) return lineStart;
+    const lineStart = Math.max(from, b.lastIndexOf(0x0a, v) + 1);
+    if (requestStartsAt(b, lineStart)) return lineStart;
+    // The method token just before the target: walk back over the target, then the token.
+    let sp = b.lastIndexOf(0x20, v - 1);
+    while (sp > lineStart && b[sp - 1] === 0x20) sp--;
+    let m = sp;
+    while (m > lineStart && METHOD_CHAR[b[m - 1]]) m--;
+    if (sp - m >= 3) {
+      const token = b.toString('latin1', m, sp);
+      const known = METHODS.find((k) => token.endsWith(k));
+      const at = known ? sp - known.length : m;
+      if (requestStartsAt(b, at)) return at;
+    }
     i = v + 1;
   }
 }
