@@ -96,7 +96,7 @@ export const TRANSACTION_COLUMNS = [
   'request_missing_bytes', 'request_file_id', 'status_code', 'reason', 'response_version', 'response_content_type',
   'response_content_length', 'response_transfer_encoding', 'response_content_encoding', 'location', 'server',
   'response_body_len', 'response_wire_len', 'response_complete', 'response_missing_bytes', 'response_file_id',
-  'interim_statuses',
+  'interim_statuses', 'content_disposition_filename', 'auth_user', 'auth_password', 'anomalies',
 ];
 
 export const FILE_COLUMNS = [

@@ -4,6 +4,7 @@ import type { ConnectionView } from '../tcp/stream.js';
 import type { FileStore, StoredFile } from './file-store.js';
 import type { SqliteLog } from './log.js';
 import { hostSegment, pathSegments } from './names.js';
+import { basicAuth, dispositionFilename } from '../http/head-fields.js';
 
 interface TxnFiles {
   outstanding: number;
@@ -102,6 +103,7 @@ export class EvidenceRecorder implements HttpSink {
     this.transactions++;
     const q = txn.request;
     const r = txn.response;
+    const auth = basicAuth(q?.header('authorization'));
     this.log.transaction({
       id: txn.id, connection_id: txn.connectionId, trans_depth: txn.depth, ts: txn.ts,
       request_ts: q?.ts ?? null, request_end_ts: q?.endTs ?? null, response_ts: r?.ts ?? null, response_end_ts: r?.endTs ?? null,
@@ -119,6 +121,10 @@ export class EvidenceRecorder implements HttpSink {
       response_complete: r?.complete && (files.response?.complete ?? true) ? 1 : 0, response_missing_bytes: r?.missing ?? 0,
       response_file_id: files.response?.id ?? null,
       interim_statuses: txn.interim.length ? txn.interim.map((i) => i.status).join(',') : null,
+      content_disposition_filename: dispositionFilename(r?.header('content-disposition') ?? q?.header('content-disposition')),
+      auth_user: auth?.user ?? null,
+      auth_password: auth?.password ?? null,
+      anomalies: txn.anomalies.length,
     });
     if (q?.head) this.log.headers(txn.id, 'request', q.head.rawHeaders);
     if (q?.trailers.length) this.log.headers(txn.id, 'request-trailer', q.trailers);

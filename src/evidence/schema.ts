@@ -80,7 +80,11 @@ CREATE TABLE transactions (
   response_complete          INTEGER NOT NULL DEFAULT 0,
   response_missing_bytes     INTEGER NOT NULL DEFAULT 0,
   response_file_id           INTEGER,
-  interim_statuses           TEXT
+  interim_statuses           TEXT,
+  content_disposition_filename TEXT,
+  auth_user                  TEXT,
+  auth_password              TEXT,
+  anomalies                  INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TABLE headers (

@@ -3,6 +3,7 @@ import { BODY_NONE, BODY_NORMAL, BODY_UPGRADE, type MessageKind } from './llhttp
 import { HttpMessage, Transaction, type BodySink } from './message.js';
 import { MessageReader, type EndHow, type ReaderOwner } from './message-reader.js';
 import { requestStartsAt, responseStartsAt } from './start-line.js';
+import { headAnomalies } from './head-fields.js';
 
 /** What a connection turned out to carry. */
 export type ConnectionProtocol = 'http' | 'websocket' | 'tunnel' | 'upgraded' | 'not-http' | 'empty';
@@ -97,7 +98,10 @@ export class HttpSession implements StreamHandler, ReaderOwner {
   }
 
   headersComplete(kind: MessageKind, msg: HttpMessage): number {
-    if (kind === 'request') return BODY_NORMAL;
+    if (kind === 'request') {
+      if (this.current[0]) this.noteHead(this.current[0], msg);
+      return BODY_NORMAL;
+    }
     const status = msg.head?.statusCode ?? 0;
     if (status >= 100 && status < 200 && status !== 101) {
       // Interim: belongs to the oldest unanswered request and is never its final response.
@@ -114,6 +118,7 @@ export class HttpSession implements StreamHandler, ReaderOwner {
     }
     txn.response = msg;
     this.current[1] = txn;
+    this.noteHead(txn, msg);
     const method = txn.request?.head?.method;
     if (status === 101) return BODY_UPGRADE;
     if (method === 'CONNECT' && status >= 200 && status < 300) return BODY_UPGRADE;
@@ -143,6 +148,7 @@ export class HttpSession implements StreamHandler, ReaderOwner {
       txn = this.pending.shift() ?? this.newTransaction();
       txn.response = msg;
     }
+    if (txn && msg.headPartial) this.noteHead(txn, msg);
     if (!txn) return; // an interim response
     if (kind === 'request') txn.requestDone = true;
     else {
@@ -178,6 +184,11 @@ export class HttpSession implements StreamHandler, ReaderOwner {
     const txn = new Transaction(this.ids.take(), this.conn.id, ++this.depth);
     this.open.add(txn);
     return txn;
+  }
+
+  /** Desync signals in a head become anomalies of its transaction. */
+  private noteHead(txn: Transaction, msg: HttpMessage): void {
+    for (const a of headAnomalies(msg)) txn.anomalies.push({ kind: a.kind, detail: a.detail, ts: msg.ts });
   }
 
   private discard(txn: Transaction): void {
