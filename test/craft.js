@@ -86,3 +86,35 @@ export function ethernet(type, payload) {
 export function ipOf(frame) {
   return frame.subarray(14);
 }
+
+/**
+ * A TCP conversation as Ethernet/IPv4 frames: handshake, then each [dir, bytes] in turn (dir 0:
+ * client to server), cut into segments of at most `mss`, then FINs. `skip` names segments (by
+ * running index of data segments) to leave out, to make holes.
+ */
+export function conversation(exchanges, { mss = 1400, ts = 1700000000, skip = new Set(), clientPort = 40000, serverPort = 80 } = {}) {
+  const cli = [10, 1, 0, 1], srv = [10, 1, 0, 2];
+  let cseq = 1000, sseq = 5000, t = ts, n = 0;
+  const frames = [];
+  const tcpSeg = (fromClient, seq, ack, flags, payload = Buffer.alloc(0)) => {
+    const h = Buffer.alloc(20);
+    h.writeUInt16BE(fromClient ? clientPort : serverPort, 0); h.writeUInt16BE(fromClient ? serverPort : clientPort, 2);
+    h.writeUInt32BE(seq >>> 0, 4); h.writeUInt32BE(ack >>> 0, 8); h[12] = 0x50; h[13] = flags; h.writeUInt16BE(65535, 14);
+    frames.push({ ts: (t += 0.001), data: ethernet(0x0800, ipv4(6, Buffer.concat([h, payload]), { src: fromClient ? cli : srv, dst: fromClient ? srv : cli })) });
+  };
+  tcpSeg(true, cseq++, 0, 0x02);
+  tcpSeg(false, sseq++, cseq, 0x12);
+  tcpSeg(true, cseq, sseq, 0x10);
+  for (const [dir, bytes] of exchanges) {
+    const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes, 'latin1');
+    for (let o = 0; o < b.length; o += mss) {
+      const piece = b.subarray(o, o + mss);
+      if (!skip.has(n++)) tcpSeg(dir === 0, dir === 0 ? cseq : sseq, dir === 0 ? sseq : cseq, 0x18, piece);
+      if (dir === 0) cseq += piece.length; else sseq += piece.length;
+    }
+  }
+  tcpSeg(true, cseq++, sseq, 0x11);
+  tcpSeg(false, sseq++, cseq, 0x11);
+  tcpSeg(true, cseq, sseq, 0x10);
+  return frames;
+}

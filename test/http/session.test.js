@@ -200,3 +200,15 @@ test('a head llhttp refuses is salvaged: start line and well-formed header lines
   assert.ok(h.anomalies.some((a) => a.kind === 'malformed-head'));
   assert.ok(h.anomalies.some((a) => a.kind === 'parse-error' && /HPE_INVALID_HEADER_TOKEN/.test(a.detail)));
 });
+
+test('a CONNECT whose head ends exactly at a segment boundary still switches to a tunnel', () => {
+  const h = harness();
+  h.s.data(0, Buffer.from('CONNECT example:443 HTTP/1.1\r\nHost: example:443\r\n\r\n'), 1);
+  h.s.data(1, Buffer.from('HTTP/1.1 200 Connection Established\r\n\r\n'), 2);
+  h.s.data(0, Buffer.from('GET /inner HTTP/1.1\r\nHost: x\r\n\r\n'), 3);
+  h.s.data(1, Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi'), 4);
+  h.s.end('fin', 5);
+  assert.deepEqual(h.txns.map((t) => t.request?.head?.method), ['CONNECT']);
+  assert.equal(h.summary().protocol, 'tunnel');
+  assert.deepEqual(h.summary().otherBytes, [32, 40]);
+});

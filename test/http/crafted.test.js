@@ -1,0 +1,90 @@
+// Crafted HTTP byte streams through the whole command: each desync signal and gap case is
+// recorded, and the transactions around it are recovered.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { conversation, pcapFile } from '../craft.js';
+import { cli, openLog, tmp } from '../helpers.js';
+import { basicAuth, dispositionFilename } from '../../dist/http/head-fields.js';
+
+/** Runs the CLI on a crafted conversation; returns rows (http view + transactions) and anomalies. */
+function extract(exchanges, opts) {
+  const dir = tmp();
+  const file = join(dir, 'crafted.pcap');
+  writeFileSync(file, pcapFile(conversation(exchanges, opts)));
+  const r = cli([file, '-o', join(dir, 'out')]);
+  assert.equal(r.status, 0, r.stderr);
+  const db = openLog(join(dir, 'out'));
+  const rows = db.prepare('SELECT h.*, t.content_disposition_filename, t.auth_user, t.auth_password, t.anomalies AS n_anomalies FROM http h JOIN transactions t ON t.id = h.transaction_id ORDER BY h.trans_depth').all();
+  const anomalies = db.prepare('SELECT kind, detail, transaction_id FROM anomalies').all();
+  db.close();
+  return { rows, anomalies, out: join(dir, 'out') };
+}
+
+const ok = (body, extra = '') => `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n${extra}\r\n${body}`;
+const get = (path, extra = '') => `GET ${path} HTTP/1.1\r\nHost: h\r\n${extra}\r\n`;
+
+const DESYNC = [
+  ['content-length-and-transfer-encoding', 'POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
+  ['conflicting-content-length', 'POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx'],
+  ['duplicate-content-length', 'POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx'],
+  ['transfer-encoding-not-chunked', 'POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, gzip\r\nContent-Length: 0\r\n\r\n'],
+  ['duplicate-host', 'GET /a HTTP/1.1\r\nHost: h\r\nHost: evil\r\n\r\n'],
+];
+
+for (const [kind, request] of DESYNC) {
+  test(`desync signal ${kind} is recorded, the transactions around it recovered`, () => {
+    const { rows, anomalies } = extract([[0, get('/before')], [1, ok('one')], [0, request], [1, ok('two')], [0, get('/after')], [1, ok('three')]]);
+    assert.ok(anomalies.some((a) => a.kind === kind), `${kind} in ${JSON.stringify(anomalies.map((a) => a.kind))}`);
+    assert.equal(rows[0].uri, '/before');
+    assert.equal(rows[0].status_code, 200);
+    assert.equal(rows[0].response_body_len, 3);
+    const last = rows[rows.length - 1];
+    assert.equal(last.uri, '/after');
+    assert.equal(last.response_body_len, 5);
+    assert.equal(last.response_complete, 1);
+    const flagged = rows.find((r) => r.uri === '/a');
+    assert.ok(flagged, 'the flagged request is a row');
+    assert.ok(flagged.n_anomalies >= 1);
+  });
+}
+
+test('a lost segment in a Content-Length body: zero-filled, counted, placed; next transaction intact', () => {
+  const body = 'A'.repeat(1000) + 'B'.repeat(1000) + 'C'.repeat(1000);
+  // Data segments are numbered in order: 0 the request, 1..3 the response head+body at mss 1000.
+  const { rows, out } = extract([[0, get('/big')], [1, `HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n${body}`], [0, get('/next')], [1, ok('fine')]], { mss: 1000, skip: new Set([2]) });
+  assert.equal(rows[0].response_complete, 0);
+  assert.equal(rows[0].response_missing_bytes, 1000);
+  assert.equal(rows[0].response_body_len, 3000);
+  const db = openLog(out);
+  const f = db.prepare('SELECT missing_ranges FROM files WHERE path = ?').get(rows[0].response_file);
+  db.close();
+  const headLen = 'HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n'.length;
+  assert.deepEqual(JSON.parse(f.missing_ranges), [[1000 - headLen, 1000]]);
+  assert.equal(rows[1].uri, '/next');
+  assert.equal(rows[1].response_complete, 1);
+});
+
+test('a lost segment in a chunked body: the message is incomplete, the next response is found again', () => {
+  const chunks = ['x'.repeat(900), 'y'.repeat(900), 'z'.repeat(900)].map((c) => `${c.length.toString(16)}\r\n${c}\r\n`).join('') + '0\r\n\r\n';
+  const { rows, anomalies } = extract([[0, get('/chunked') + get('/next')], [1, `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunks}` + ok('fine')]], { mss: 1000, skip: new Set([2]) });
+  assert.equal(rows.length, 2);
+  assert.equal(rows[0].response_complete, 0);
+  assert.ok(anomalies.some((a) => a.kind === 'gap-in-message'));
+  assert.equal(rows[1].uri, '/next');
+  assert.equal(rows[1].status_code, 200);
+  assert.equal(rows[1].response_body_len, 4);
+});
+
+test('Content-Disposition filename and Basic-auth user and password get their own columns', () => {
+  const auth = Buffer.from('alice:s3cr:et').toString('base64');
+  const { rows } = extract([[0, get('/dl', `Authorization: Basic ${auth}\r\n`)], [1, ok('PK..', 'Content-Disposition: attachment; filename="report 2024.zip"\r\n')]]);
+  assert.equal(rows[0].content_disposition_filename, 'report 2024.zip');
+  assert.equal(rows[0].auth_user, 'alice');
+  assert.equal(rows[0].auth_password, 's3cr:et');
+  assert.equal(dispositionFilename("attachment; filename*=UTF-8''na%C3%AFve.txt; filename=\"naive.txt\""), 'naïve.txt');
+  assert.equal(dispositionFilename('inline'), null);
+  assert.deepEqual(basicAuth('Basic dXNlcg=='), { user: 'user', password: null });
+  assert.equal(basicAuth('Bearer abc'), null);
+});
