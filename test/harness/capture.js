@@ -4,6 +4,15 @@
 //   const cap = await makeCapture({ scenario: 'full', dir: '/tmp/hf' });
 //   // cap = { pcap, pcapng, truth (array sorted by request arrival), truthFile,
 //   //         truthDoc, mode, packets, dropped, server, client, durationMs, expected }
+//
+// Scenarios: `full`, `sample`, and `http5` (content codings br / gzip,gzip / raw deflate, gzip
+// with response trailers, WebSocket, a CONNECT proxy tunnel, Expect: 100-continue refused
+// before the body, HEAD, 304, HTTP/1.0 close-delimited). In `http5` the server also runs a
+// CONNECT proxy (port 3128, or a free one on loopback: cap.server.proxy_port); the request
+// curl sends through the tunnel is in the truth with `inside_tunnel: true` and the CONNECT as
+// its own record (tag `<tag>-connect`, uri host:port, tunnel_bytes_c2s/s2c). The WebSocket
+// record has ws_bytes_c2s/s2c (frame bytes after the handshake, each way); the trailers
+// response has response_trailers [[name, value], ...]; refused uploads have body_refused.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -176,6 +185,51 @@ const SCENARIOS = {
     return steps;
   },
 
+  http5() {
+    const { t } = scenarioBuilder();
+    const AE = ['-H', 'Accept-Encoding: br, gzip, deflate'];
+    const refused = (code) => ({
+      method: 'POST',
+      path: `/${t()}/refuse/${code}`,
+      upload: { size: 50000 },
+      // --expect100-timeout: wait for the server's answer instead of sending the body after 1 s.
+      args: ['-H', 'Content-Type: application/octet-stream', '-H', 'Expect: 100-continue',
+        '--expect100-timeout', '10', '--data-binary', '@UPLOAD'],
+    });
+    return [
+      curlStep({
+        label: 'codings br, gzip+gzip, raw deflate, gzip chunked with trailers; HEAD; 304',
+        items: [
+          { method: 'GET', path: `/${t()}/br/30000.html`, args: AE },
+          { method: 'GET', path: `/${t()}/gzip2/20000.txt`, args: AE },
+          { method: 'GET', path: `/${t()}/deflate-raw/9000.txt`, args: AE },
+          { method: 'GET', path: `/${t()}/gzip-trailers/40000.json`, args: [...AE, '-H', 'TE: trailers'] },
+          { method: 'HEAD', path: `/${t()}/page.html`, head: true },
+          { method: 'GET', path: `/${t()}/status/304`, args: ['-H', 'If-None-Match: "abc"'] },
+          { method: 'GET', path: `/${t()}/text/1200.txt` },
+        ],
+      }),
+      curlStep({
+        label: 'Expect: 100-continue refused before the body (417, 413)',
+        items: [refused(417), refused(413)],
+      }),
+      rawStep({
+        label: 'WebSocket: 101, frames each way, close',
+        rcase: 'websocket',
+        items: [{ method: 'GET', path: `/${t()}/ws` }],
+      }),
+      curlStep({
+        label: 'GET through a CONNECT proxy tunnel (curl -p -x)',
+        items: [{ method: 'GET', path: `/${t()}/text/2500.txt`, proxy: true }],
+      }),
+      rawStep({
+        label: 'HTTP/1.0 request, close-delimited response',
+        rcase: 'http10',
+        items: [{ method: 'GET', path: `/${t()}/close/6000.txt` }],
+      }),
+    ];
+  },
+
   sample() {
     const { t } = scenarioBuilder();
     const AE = ['-H', 'Accept-Encoding: gzip, deflate'];
@@ -273,11 +327,24 @@ function urlFor(link, ports, step, p) {
   return `http://${host}${port === 80 ? '' : `:${port}`}${p}`;
 }
 
-function curlArgs(link, ports, step, uploadDir) {
+/**
+ * curl's arguments for one curl step. An item with `proxy: true` goes through the CONNECT
+ * proxy at opts.proxyPort on the server (curl -p -x, plain HTTP inside the tunnel) and tells
+ * the proxy its tag in an X-Harness-Tag proxy header.
+ */
+function curlArgs(link, ports, step, uploadDir, opts = {}) {
   const args = [];
   step.items.forEach((it, i) => {
     if (i > 0) args.push('--next');
-    args.push('-q', '--http1.1', '-sS', '--noproxy', '*', '--max-time', '30', '--connect-timeout', '5');
+    if (it.proxy) {
+      if (!opts.proxyPort) throw new Error(`${it.path}: proxy item without a proxy port`);
+      const ph = step.family === 6 ? `[${link.serverIp6}]` : link.serverIp;
+      args.push('-q', '--http1.1', '-sS', '-p', '-x', `http://${ph}:${opts.proxyPort}`);
+      args.push('--proxy-header', `X-Harness-Tag: ${it.path.split('/')[1]}`);
+      args.push('--max-time', '30', '--connect-timeout', '5');
+    } else {
+      args.push('-q', '--http1.1', '-sS', '--noproxy', '*', '--max-time', '30', '--connect-timeout', '5');
+    }
     args.push('-A', 'extract-http-harness (curl)');
     if (step.family === 6) args.push('-6');
     else args.push('-4');
@@ -410,6 +477,8 @@ export async function makeCapture({ scenario, dir, timeoutMs = 60000, loopback =
     const wantPorts = link.mode === 'netns' ? [80, 8080] : [0, 0];
     const srvArgs = [SERVER_JS, '--truth', serverTruth, '--host', link.serverIp6 || link.mode !== 'netns' ? '::' : '0.0.0.0'];
     for (const p of wantPorts) srvArgs.push('--port', String(p));
+    const wantProxy = steps.some((s) => s.kind === 'curl' && s.items.some((it) => it.proxy));
+    if (wantProxy) srvArgs.push('--proxy-port', link.mode === 'netns' ? '3128' : '0');
     const server = link.spawn(link.serverNs, NODE, srvArgs);
     children.push(server);
     let serverErr = '';
@@ -417,6 +486,7 @@ export async function makeCapture({ scenario, dir, timeoutMs = 60000, loopback =
     const m = await waitForLine(server, 'stdout', /READY (\{.*\})\n/, 10000, 'server');
     const ready = JSON.parse(m[1]);
     const ports = ready.ports;
+    const proxyPort = wantProxy ? ready.proxy : null;
     log('server ready', ready);
 
     // 2. make sure every address/port is reachable before capturing
@@ -425,13 +495,16 @@ export async function makeCapture({ scenario, dir, timeoutMs = 60000, loopback =
       const host = s.family === 6 ? link.serverIp6 : link.serverIp;
       const port = s.port === 'alt' ? ports[1] : ports[0];
       if (!targets.some((x) => x[0] === host && x[1] === port)) targets.push([host, port]);
+      if (s.kind === 'curl' && s.items.some((it) => it.proxy) && !targets.some((x) => x[0] === host && x[1] === proxyPort)) {
+        targets.push([host, proxyPort]);
+      }
     }
     const pr = await link.exec(link.clientNs, NODE, ['-e', PROBE_JS, JSON.stringify(targets)], { timeout: 15000, onSpawn });
     if (pr.code !== 0) throw new Error(`server not reachable: ${pr.stderr}`);
     log('probe ok', targets);
 
     // 3. tcpdump in the client namespace
-    const filter = link.mode === 'netns' ? 'tcp' : `tcp and (${ports.map((p) => `port ${p}`).join(' or ')})`;
+    const filter = link.mode === 'netns' ? 'tcp' : `tcp and (${[...ports, ...(proxyPort ? [proxyPort] : [])].map((p) => `port ${p}`).join(' or ')})`;
     const td = link.spawn(link.clientNs, 'tcpdump', [
       '-i', link.dev, '-U', '-s', '0', '-n', '--immediate-mode', '-B', '65536', '-Z', 'root', '-w', pcap, filter,
     ]);
@@ -446,7 +519,7 @@ export async function makeCapture({ scenario, dir, timeoutMs = 60000, loopback =
     for (const s of steps) {
       let r;
       if (s.kind === 'curl') {
-        const args = curlArgs(link, ports, s, uploadDir);
+        const args = curlArgs(link, ports, s, uploadDir, { proxyPort });
         r = await link.exec(link.clientNs, 'curl', args, { timeout: 35000, onSpawn });
         const conns = r.stdout
           .trim()
@@ -475,7 +548,7 @@ export async function makeCapture({ scenario, dir, timeoutMs = 60000, loopback =
     server.kill('SIGTERM');
     await waitExit(server, 5000);
     if (serverErr.trim()) log('server stderr:', serverErr.trim());
-    return { link, ports, st, clientLog, steps };
+    return { link, ports, proxyPort, st, clientLog, steps };
   };
 
   // Guard: on timeout every child is SIGKILLed, which makes every pending
@@ -502,7 +575,7 @@ export async function makeCapture({ scenario, dir, timeoutMs = 60000, loopback =
     fs.rmSync(uploadDir, { recursive: true, force: true });
   }
 
-  const { link, ports, st, clientLog, steps } = result;
+  const { link, ports, proxyPort, st, clientLog, steps } = result;
 
   // Ground truth
   if (!fs.existsSync(serverTruth)) throw new Error('server wrote no truth');
@@ -518,6 +591,15 @@ export async function makeCapture({ scenario, dir, timeoutMs = 60000, loopback =
   const missing = expected.filter((r) => !truth.some((x) => x.tag === r.tag && x.method === r.method));
   if (missing.length) {
     throw new Error(`server did not record: ${missing.map((r) => `${r.method} ${r.path}`).join(', ')}`);
+  }
+  // Requests sent through the proxy: their CONNECT must be recorded (and finished) too.
+  for (const r of expected) {
+    const it = steps.flatMap((s) => s.items).find((x) => x.path === r.path);
+    if (!it.proxy) continue;
+    const c = truth.find((x) => x.method === 'CONNECT' && x.tag === `${r.tag}-connect`);
+    if (!c || !c.complete) throw new Error(`server did not record a finished CONNECT for ${r.path}`);
+    const inner = truth.find((x) => x.tag === r.tag && x.method === r.method);
+    if (!inner.inside_tunnel) throw new Error(`${r.path} did not arrive through the tunnel`);
   }
 
   // pcap checks + pcapng
@@ -536,7 +618,7 @@ export async function makeCapture({ scenario, dir, timeoutMs = 60000, loopback =
     mode: link.mode,
     mode_reason: link.reason || null,
     dev: link.dev,
-    server: { ip: link.serverIp, ip6: link.serverIp6, ports },
+    server: { ip: link.serverIp, ip6: link.serverIp6, ports, ...(proxyPort ? { proxy_port: proxyPort } : {}) },
     client: { ip: link.clientIp, ip6: link.clientIp6 },
     capture: { packets, tcpdump_captured: st.captured, tcpdump_dropped: st.dropped },
     connections: clientLog.map((c) => ({ label: c.label, connections: c.connections })),

@@ -4,6 +4,7 @@
 //   node rawclient.js --host IP --port P [--host-header H] --case pipeline --get /t1/a --head /t2/b --get /t3/c
 //   node rawclient.js --host IP --port P --case chunked-post --path /t4/upload --size 30000
 //   node rawclient.js --host IP --port P --case http10 --path /t5/text/500.txt
+//   node rawclient.js --host IP --port P --case websocket --path /t6/ws
 //
 // Prints one JSON line per response read: {status, reason, version, headers, body_len, sha256}.
 // Responses are read to completion (Content-Length / chunked / close), then the
@@ -12,7 +13,8 @@
 import net from 'node:net';
 import crypto from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import { uploadBody } from './content.js';
+import { uploadBody, text, randomBytes, prng, seedOf } from './content.js';
+import { acceptKey, makeFrame, parseFrame, OP } from './websocket.js';
 
 class Reader {
   constructor(sock) {
@@ -244,6 +246,76 @@ export async function http10(o) {
   return [res];
 }
 
+/**
+ * (d) WebSocket: GET + Upgrade: websocket, 101, then masked client frames (text, binary with a
+ * 16-bit and a 64-bit length, ping), each echoed by the server (the ping as a pong), then a close
+ * each way. Prints {status, ..., ws_bytes_c2s, ws_bytes_s2c}: frame bytes after the heads.
+ */
+export async function websocket(o) {
+  const sock = await connect(o.host, o.port, 5000);
+  const r = new Reader(sock);
+  const next = prng(seedOf(`ws:${o.path}`));
+  const key = randomBytes(`ws-key:${o.path}`, 16).toString('base64');
+  sock.write(
+    `GET ${o.path} HTTP/1.1\r\nHost: ${hostHeader(o)}\r\nUser-Agent: ${UA}\r\n` +
+      `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\n` +
+      'Sec-WebSocket-Version: 13\r\n\r\n',
+  );
+  const head = await readHead(r);
+  if (head.status !== 101) throw new Error(`websocket: status ${head.status}`);
+  if (hget(head.headers, 'sec-websocket-accept') !== acceptKey(key)) throw new Error('websocket: bad accept');
+  let c2s = 0;
+  let s2c = 0;
+  const send = (op, payload) => {
+    const mask = Buffer.alloc(4);
+    mask.writeUInt32BE(next());
+    const f = makeFrame(op, payload, mask);
+    c2s += f.length;
+    sock.write(f);
+  };
+  const recv = async () => {
+    for (;;) {
+      const f = parseFrame(r.buf);
+      if (f) {
+        r.buf = r.buf.subarray(f.size);
+        s2c += f.size;
+        if (f.masked) throw new Error('websocket: masked server frame');
+        return f;
+      }
+      await r.more();
+    }
+  };
+  const msgs = [
+    [OP.text, text(`ws-text:${o.path}`, 100)],
+    [OP.binary, randomBytes(`ws-bin:${o.path}`, 300)],
+    [OP.binary, randomBytes(`ws-big:${o.path}`, 70000)],
+    [OP.ping, Buffer.from('harness-ping')],
+  ];
+  const frames = [];
+  for (const [op, payload] of msgs) {
+    send(op, payload);
+    const f = await recv();
+    const want = op === OP.ping ? OP.pong : op;
+    if (f.opcode !== want || !f.payload.equals(payload)) throw new Error(`websocket: bad echo of opcode ${op}`);
+    frames.push({ opcode: op, len: payload.length });
+  }
+  const code = Buffer.alloc(2);
+  code.writeUInt16BE(1000);
+  send(OP.close, code);
+  const f = await recv();
+  if (f.opcode !== OP.close) throw new Error(`websocket: expected close, got opcode ${f.opcode}`);
+  await finish(sock, r);
+  return [{
+    version: head.version,
+    status: head.status,
+    reason: head.reason,
+    headers: head.headers,
+    frames,
+    ws_bytes_c2s: c2s,
+    ws_bytes_s2c: s2c,
+  }];
+}
+
 function parseArgs(argv) {
   const o = { requests: [], port: 80 };
   for (let i = 0; i < argv.length; i++) {
@@ -272,6 +344,7 @@ async function main() {
   if (o.case === 'pipeline') out = await pipeline(o);
   else if (o.case === 'chunked-post') out = await chunkedPost(o);
   else if (o.case === 'http10') out = await http10(o);
+  else if (o.case === 'websocket') out = await websocket(o);
   else throw new Error(`unknown --case ${o.case}`);
   for (const x of out) process.stdout.write(JSON.stringify(x) + '\n');
   clearTimeout(guard);

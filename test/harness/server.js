@@ -22,15 +22,36 @@
 //   /<tag>/redirect            302 + Location + small html
 //   /<tag>/close/<n>.txt       close-delimited body (no CL, no chunked)
 //   POST/PUT anything          201 {"received":N,"sha256":"..."}
+// Routes used by the http5 scenario only:
+//   /<tag>/br/<n>.html         Content-Encoding: br + Content-Length
+//   /<tag>/gzip2/<n>.txt       Content-Encoding: gzip, gzip (gzip applied twice) + Content-Length
+//   /<tag>/deflate-raw/<n>.txt Content-Encoding: deflate, raw deflate (no zlib wrapper) + Content-Length
+//                              (truth: wire_codec "deflate-raw"; gzip2: wire_codec "gzip2")
+//   /<tag>/gzip-trailers/<n>.json gzip + chunked + response trailers (Trailer: header,
+//                              res.addTrailers); the truth holds them in response_trailers
+//   /<tag>/refuse/<code>       POST/PUT with Expect: 100-continue: <code> (413/417) answered
+//                              before the body, Connection: close, body never read
+//   GET /<tag>/ws + Upgrade: websocket   101 + Sec-WebSocket-Accept, then WebSocket frames: each
+//                              client data frame is echoed, a ping gets a pong, a close gets a
+//                              close; the truth counts the frame bytes each way (ws_bytes_c2s/s2c)
+//   --proxy-port P             also a CONNECT proxy on P: "200 Connection Established", then the
+//                              tunnel is relayed into this same HTTP server over a unix socket
+//                              (never on the captured link); requests arriving through it are
+//                              recorded with inside_tunnel: true, the CONNECT itself with the
+//                              tunnel bytes each way (tunnel_bytes_c2s/s2c)
 
 import http from 'node:http';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import crypto from 'node:crypto';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import * as C from './content.js';
+import { acceptKey, makeFrame, parseFrame, OP } from './websocket.js';
 
 function parseArgs(argv) {
-  const o = { ports: [], host: '::', truth: null };
+  const o = { ports: [], host: '::', truth: null, proxyPort: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
@@ -42,6 +63,9 @@ function parseArgs(argv) {
       i++;
     } else if (a === '--truth') {
       o.truth = v;
+      i++;
+    } else if (a === '--proxy-port') {
+      o.proxyPort = Number(v);
       i++;
     } else {
       throw new Error(`unknown argument ${a}`);
@@ -148,6 +172,38 @@ function route(path, tag) {
     case 'deflate':
       if (n === null) return small404();
       return { status: 200, ct: CT.txt, body: C.text(seed, n), transfer: 'length', encoding: 'deflate' };
+    case 'br':
+      if (n === null) return small404();
+      return { status: 200, ct: CT.html, body: C.html(seed, n), transfer: 'length', encoding: 'br' };
+    case 'gzip2':
+      if (n === null) return small404();
+      return { status: 200, ct: CT.txt, body: C.text(seed, n), transfer: 'length', encoding: 'gzip, gzip', codec: 'gzip2' };
+    case 'deflate-raw':
+      if (n === null) return small404();
+      return { status: 200, ct: CT.txt, body: C.text(seed, n), transfer: 'length', encoding: 'deflate', codec: 'deflate-raw' };
+    case 'gzip-trailers': {
+      if (n === null) return small404();
+      const body = C.json(seed, n);
+      return {
+        status: 200,
+        ct: CT.json,
+        body,
+        transfer: 'chunked',
+        encoding: 'gzip',
+        trailers: [['X-Body-Sha256', C.sha256(body)], ['X-Harness-Trailer', `${tag} done`]],
+      };
+    }
+    case 'refuse': {
+      const code = Number(file);
+      if (code !== 413 && code !== 417) return small404();
+      return {
+        status: code,
+        ct: CT.html,
+        body: Buffer.from(`<html><body><h1>${code} ${http.STATUS_CODES[code]}</h1><p>${path}</p></body></html>\n`),
+        transfer: 'length',
+        close: true,
+      };
+    }
     case 'empty':
       return { status: 200, ct: CT.txt, body: Buffer.alloc(0), transfer: 'length' };
     case 'status': {
@@ -196,7 +252,7 @@ async function writePieces(res, pieces) {
   }
 }
 
-async function handle(req, res, interim) {
+async function handle(req, res, interim, refuse = null) {
   const tReq = Date.now();
   const seq = ++reqSeq;
   const sock = req.socket;
@@ -210,17 +266,21 @@ async function handle(req, res, interim) {
   const path = url.pathname;
   const tag = path.split('/')[1] || '';
 
-  // Consume (and hash) the request body.
+  // Consume (and hash) the request body, unless it is refused before it is sent.
   const h = crypto.createHash('sha256');
   let reqLen = 0;
-  for await (const chunk of req) {
-    h.update(chunk);
-    reqLen += chunk.length;
+  if (!refuse) {
+    for await (const chunk of req) {
+      h.update(chunk);
+      reqLen += chunk.length;
+    }
   }
   const reqSha = reqLen ? h.digest('hex') : null;
 
   let spec;
-  if (req.method === 'POST' || req.method === 'PUT') {
+  if (refuse) {
+    spec = refuse;
+  } else if (req.method === 'POST' || req.method === 'PUT') {
     spec = {
       status: 201,
       ct: 'application/json',
@@ -233,7 +293,10 @@ async function handle(req, res, interim) {
 
   const noBody = req.method === 'HEAD' || spec.status === 204 || spec.status === 304;
   let wire = spec.body;
-  if (spec.encoding === 'gzip') wire = zlib.gzipSync(spec.body, { level: 6 });
+  if (spec.codec === 'gzip2') wire = zlib.gzipSync(zlib.gzipSync(spec.body, { level: 6 }), { level: 6 });
+  else if (spec.codec === 'deflate-raw') wire = zlib.deflateRawSync(spec.body, { level: 6 });
+  else if (spec.encoding === 'br') wire = zlib.brotliCompressSync(spec.body);
+  else if (spec.encoding === 'gzip') wire = zlib.gzipSync(spec.body, { level: 6 });
   else if (spec.encoding === 'deflate') wire = zlib.deflateSync(spec.body, { level: 6 });
 
   res.statusCode = spec.status;
@@ -244,6 +307,9 @@ async function handle(req, res, interim) {
   }
   for (const [k, v] of Object.entries(spec.extra || {})) res.setHeader(k, v);
   res.setHeader('X-Harness-Tag', tag);
+  if (spec.close) res.shouldKeepAlive = false; // Connection: close, then the server closes
+  const trailers = spec.trailers && !noBody && spec.transfer === 'chunked' ? spec.trailers : null;
+  if (trailers) res.setHeader('Trailer', trailers.map(([k]) => k).join(', '));
 
   const done = new Promise((resolve) => {
     res.once('finish', resolve);
@@ -262,6 +328,7 @@ async function handle(req, res, interim) {
   } else if (spec.transfer === 'chunked') {
     res.setHeader('Transfer-Encoding', 'chunked');
     await writePieces(res, C.splitVaried(path, wire));
+    if (trailers) res.addTrailers(trailers);
     res.end();
   } else if (spec.transfer === 'close') {
     // Close-delimited: no Content-Length, no chunked, connection closes after.
@@ -309,6 +376,10 @@ async function handle(req, res, interim) {
     response_sha256: identityLen ? C.sha256(spec.body) : null,
     response_wire_len: noBody ? 0 : wire.length,
     response_wire_sha256: noBody || !wire.length ? null : C.sha256(wire),
+    ...(spec.codec ? { wire_codec: spec.codec } : {}),
+    ...(trailers ? { response_trailers: trailers } : {}),
+    ...(refuse ? { body_refused: true } : {}),
+    ...(sock._xhTunnel ? { inside_tunnel: true } : {}),
     complete: res.writableFinished,
     conn_id: connId,
     conn_req: connReq,
@@ -323,8 +394,8 @@ async function handle(req, res, interim) {
   writeTruth(rec);
 }
 
-function onRequest(req, res, interim = []) {
-  handle(req, res, interim).catch((e) => {
+function onRequest(req, res, interim = [], refuse = null) {
+  handle(req, res, interim, refuse).catch((e) => {
     console.error('[server] handler error', e);
     try {
       if (!res.headersSent) {
@@ -337,13 +408,212 @@ function onRequest(req, res, interim = []) {
   });
 }
 
+// Records whose exchange is still running (WebSocket, CONNECT tunnel); written at shutdown
+// with complete: false if they never finished.
+const unfinished = new Set();
+
+function connInfo(sock) {
+  return {
+    ip_version: sock._xhFamily,
+    client_ip: sock._xhRemote,
+    client_port: sock._xhRemotePort,
+    server_ip: sock._xhLocal,
+    server_port: sock._xhLocalPort,
+  };
+}
+
+/** Head block (status line + headers + blank line) written by hand on a switched socket. */
+function rawHead(statusLine, headers) {
+  return `${statusLine}\r\n${headers.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+}
+
+/** Fields shared by the records of hand-answered requests (WebSocket, CONNECT). */
+function switchedRecord(req, sock, seq, tag, tReq, status, reason, statusLine, headers) {
+  return {
+    seq,
+    tag,
+    method: req.method,
+    uri: req.url,
+    http_version: req.httpVersion,
+    host: req.headers.host ?? null,
+    user_agent: req.headers['user-agent'] ?? null,
+    request_headers: req.headers,
+    request_raw_headers: rawHeaderPairs(req.rawHeaders),
+    request_content_type: req.headers['content-type'] ?? null,
+    request_transfer: 'none',
+    request_body_len: 0,
+    request_sha256: null,
+    request_trailers: null,
+    interim_status: [],
+    status_code: status,
+    reason,
+    response_status_line: statusLine,
+    response_headers: headers,
+    response_content_type: null,
+    content_encoding: null,
+    transfer: 'none',
+    response_body_len: 0,
+    response_sha256: null,
+    response_wire_len: 0,
+    response_wire_sha256: null,
+    complete: false,
+    conn_id: sock._xhId,
+    conn_req: sock._xhCount,
+    ...connInfo(sock),
+    t_request_ms: tReq,
+    t_response_ms: Date.now(),
+  };
+}
+
+/**
+ * GET /<tag>/ws with Upgrade: websocket: 101, then echo frames until the client's close.
+ * Truth: ws_bytes_c2s / ws_bytes_s2c = every byte after the two heads, each way.
+ */
+function onUpgrade(req, sock, head) {
+  const tReq = Date.now();
+  const seq = ++reqSeq;
+  if (sock._xhId === undefined) sock._xhId = ++connSeq;
+  sock._xhCount = (sock._xhCount || 0) + 1;
+  const p = new URL(req.url, 'http://harness.invalid').pathname;
+  const tag = p.split('/')[1] || '';
+  const key = req.headers['sec-websocket-key'];
+  sock.on('error', (e) => console.error('[server] websocket socket error', e.message));
+  if ((req.headers.upgrade || '').toLowerCase() !== 'websocket' || !key || p.split('/')[2] !== 'ws') {
+    sock.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    return;
+  }
+  const statusLine = 'HTTP/1.1 101 Switching Protocols';
+  const headers = [
+    ['Upgrade', 'websocket'],
+    ['Connection', 'Upgrade'],
+    ['Sec-WebSocket-Accept', acceptKey(key)],
+    ['X-Harness-Tag', tag],
+  ];
+  sock.write(rawHead(statusLine, headers));
+  const rec = switchedRecord(req, sock, seq, tag, tReq, 101, 'Switching Protocols', statusLine, headers);
+  Object.assign(rec, { ws_bytes_c2s: 0, ws_bytes_s2c: 0, ws_frames_c2s: 0, ws_frames_s2c: 0 });
+  unfinished.add(rec);
+  let buf = Buffer.alloc(0);
+  let closed = false;
+  const send = (op, payload) => {
+    const f = makeFrame(op, payload);
+    rec.ws_bytes_s2c += f.length;
+    rec.ws_frames_s2c++;
+    sock.write(f);
+  };
+  const onData = (d) => {
+    if (closed) return;
+    rec.ws_bytes_c2s += d.length;
+    buf = buf.length ? Buffer.concat([buf, d]) : d;
+    for (;;) {
+      const f = parseFrame(buf);
+      if (!f) break;
+      buf = buf.subarray(f.size);
+      rec.ws_frames_c2s++;
+      if (f.opcode === OP.text || f.opcode === OP.binary) send(f.opcode, f.payload);
+      else if (f.opcode === OP.ping) send(OP.pong, f.payload);
+      else if (f.opcode === OP.close) {
+        closed = true;
+        send(OP.close, f.payload.subarray(0, 2));
+        sock.end(() => {
+          rec.complete = true;
+          rec.t_response_ms = Date.now();
+          unfinished.delete(rec);
+          writeTruth(rec);
+        });
+        return;
+      }
+    }
+  };
+  if (head && head.length) onData(head);
+  sock.on('data', onData);
+}
+
+/**
+ * CONNECT proxy: answers "200 Connection Established" and relays the tunnel into this same
+ * HTTP server through a unix socket (relayPath), so the inner connection never touches the
+ * captured link. Truth: the CONNECT, with tunnel_bytes_c2s / tunnel_bytes_s2c = bytes after
+ * the two heads, each way, written once the client's connection closes.
+ */
+function makeProxy(relayPath) {
+  const s = http.createServer({ requireHostHeader: false }, (req, res) => {
+    res.statusCode = 405;
+    res.setHeader('Connection', 'close');
+    res.end('CONNECT only\n');
+  });
+  s.on('connection', (sock) => {
+    sock._xhCount = 0;
+    sock._xhRemote = normAddr(sock.remoteAddress);
+    sock._xhRemotePort = sock.remotePort;
+    sock._xhLocal = normAddr(sock.localAddress);
+    sock._xhLocalPort = sock.localPort;
+    sock._xhFamily = sock._xhRemote && sock._xhRemote.includes(':') ? 6 : 4;
+  });
+  s.on('connect', (req, sock, head) => {
+    const tReq = Date.now();
+    const seq = ++reqSeq;
+    if (sock._xhId === undefined) sock._xhId = ++connSeq;
+    sock._xhCount++;
+    const headLen = sock.bytesRead - head.length; // the CONNECT head itself
+    const hdrTag = req.headers['x-harness-tag'];
+    const tag = hdrTag ? `${hdrTag}-connect` : `connect-${seq}`;
+    const statusLine = 'HTTP/1.1 200 Connection Established';
+    const headers = [['Proxy-Agent', 'extract-http-harness']];
+    const answer = rawHead(statusLine, headers);
+    const rec = switchedRecord(req, sock, seq, tag, tReq, 200, 'Connection Established', statusLine, headers);
+    Object.assign(rec, { connect_target: req.url, tunnel_bytes_c2s: 0, tunnel_bytes_s2c: 0 });
+    unfinished.add(rec);
+    const up = net.connect(relayPath);
+    const finish = () => {
+      if (!unfinished.has(rec)) return;
+      rec.tunnel_bytes_c2s = sock.bytesRead - headLen;
+      rec.tunnel_bytes_s2c = sock.bytesWritten - Buffer.byteLength(answer);
+      rec.complete = true;
+      rec.t_response_ms = Date.now();
+      unfinished.delete(rec);
+      writeTruth(rec);
+    };
+    rec.snapshot = () => {
+      rec.tunnel_bytes_c2s = sock.bytesRead - headLen;
+      rec.tunnel_bytes_s2c = Math.max(0, sock.bytesWritten - Buffer.byteLength(answer));
+    };
+    sock.on('error', (e) => console.error('[server] proxy client socket error', e.message));
+    up.on('error', (e) => {
+      console.error('[server] proxy relay error', e.message);
+      sock.destroy();
+    });
+    up.once('connect', () => {
+      sock.write(answer);
+      if (head.length) up.write(head);
+      sock.pipe(up);
+      up.pipe(sock);
+    });
+    sock.once('close', () => {
+      up.destroy();
+      finish();
+    });
+  });
+  servers.push(s);
+  return s;
+}
+
 const servers = [];
 function makeServer() {
   const s = http.createServer({ requireHostHeader: false, keepAliveTimeout: 15000 }, (req, res) => onRequest(req, res));
   s.on('checkContinue', (req, res) => {
+    // /<tag>/refuse/<code>: the final status instead of 100 Continue, before the body.
+    const p = new URL(req.url, 'http://harness.invalid').pathname;
+    if (p.split('/')[2] === 'refuse') {
+      const spec = route(p, p.split('/')[1] || '');
+      if (spec.close) {
+        onRequest(req, res, [], spec);
+        return;
+      }
+    }
     res.writeContinue();
     onRequest(req, res, [100]);
   });
+  s.on('upgrade', (req, sock, head) => onUpgrade(req, sock, head));
   s.on('connection', (sock) => {
     sock._xhCount = 0;
     sock._xhRemote = normAddr(sock.remoteAddress);
@@ -374,6 +644,12 @@ function listen(s, port, host) {
 }
 
 function shutdown(code = 0) {
+  for (const rec of unfinished) {
+    if (rec.snapshot) rec.snapshot();
+    delete rec.snapshot;
+    writeTruth(rec);
+  }
+  unfinished.clear();
   for (const s of servers) {
     try {
       s.closeAllConnections();
@@ -395,6 +671,10 @@ function shutdown(code = 0) {
   process.exit(code);
 }
 
+let relayPath = null;
+process.on('exit', () => {
+  if (relayPath) fs.rmSync(relayPath, { force: true });
+});
 process.on('SIGTERM', () => shutdown(0));
 process.on('SIGINT', () => shutdown(0));
 
@@ -414,4 +694,24 @@ for (const p of opts.ports) {
     }
   }
 }
-process.stdout.write(`READY ${JSON.stringify({ ports, host, pid: process.pid })}\n`);
+const ready = { ports, host, pid: process.pid };
+if (opts.proxyPort !== null) {
+  // The relay: a second HTTP server on a unix socket, behind the CONNECT proxy.
+  // Beside the truth file (removed with the capture folder even after a SIGKILL), unless
+  // that path is too long for a unix socket.
+  relayPath = path.join(path.dirname(path.resolve(opts.truth)), `.xh-relay-${process.pid}.sock`);
+  if (Buffer.byteLength(relayPath) > 100) relayPath = path.join(os.tmpdir(), `xh-relay-${process.pid}.sock`);
+  fs.rmSync(relayPath, { force: true });
+  const relay = makeServer();
+  relay.on('connection', (sock) => {
+    sock._xhTunnel = true;
+    sock._xhFamily = null;
+  });
+  await new Promise((resolve, reject) => {
+    relay.once('error', reject);
+    relay.listen(relayPath, resolve);
+  });
+  const proxy = makeProxy(relayPath);
+  ready.proxy = await listen(proxy, opts.proxyPort, host);
+}
+process.stdout.write(`READY ${JSON.stringify(ready)}\n`);
