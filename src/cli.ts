@@ -21,6 +21,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('output', { alias: 'o', type: 'string', default: 'out', describe: 'output folder: http.sqlite and files/' })
     .option('force', { type: 'boolean', default: false, describe: 'replace the outputs of an earlier run in the output folder' })
     .option('max-heap', { type: 'number', default: 192, describe: 'heap limit in MB; a run that needs more stops with a clear message' })
+    .option('keep-encoded', { type: 'boolean', default: false, describe: 'keep content-coded bodies (gzip, br, ...) as sent instead of decoded; both forms are measured and hashed in the log' })
     .option('overlap', { choices: ['first', 'last'] as const, default: 'first' as const, describe: 'which copy of overlapping TCP bytes to keep (bytes already delivered are never replaced); disagreeing copies are always recorded' })
     .option('verify-checksums', { type: 'boolean', default: false, describe: 'drop TCP segments with a bad checksum (off by default: checksum offload makes valid traffic captured on the sender look bad)' })
     .example('$0 capture.pcapng -o out/', 'extract into out/')
@@ -53,6 +54,7 @@ export async function main(argv: string[]): Promise<number> {
     force: args.force,
     verifyChecksums: args.verifyChecksums,
     overlapPolicy: args.overlap,
+    keepEncoded: args.keepEncoded,
   };
   const outcome = await runInWorker(request, args.maxHeap);
   if (outcome.type === 'done') {

@@ -9,7 +9,7 @@ import { openCapture } from './capture/open.js';
 import { CaptureError, type Packet, type PacketSource } from './capture/types.js';
 import { PacketDecoder } from './decode/decoder.js';
 import { TcpSegment } from './decode/segment.js';
-import { FileStore } from './evidence/file-store.js';
+import { DEFAULT_FILE_STORE_OPTIONS, FileStore } from './evidence/file-store.js';
 import { SqliteLog } from './evidence/log.js';
 import { EvidenceRecorder } from './evidence/recorder.js';
 import { HttpSessionFactory } from './http/session.js';
@@ -25,6 +25,8 @@ export interface ExtractOptions {
   onWarning?: (message: string) => void;
   /** Drop TCP segments whose checksum is wrong (off by default: offload makes good traffic look bad). */
   verifyChecksums?: boolean;
+  /** Keep content-coded bodies as sent instead of decoded (both are measured and hashed). */
+  keepEncoded?: boolean;
   /** Which copy of overlapping TCP bytes is kept while not yet delivered (default 'first'). */
   overlapPolicy?: OverlapPolicy;
   /** Aborting stops reading; what was read is finished and written as after a full run. */
@@ -72,7 +74,7 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
   prepareOutDir(outDir, opts.force ?? false);
 
   const log = new SqliteLog(join(outDir, 'http.sqlite'));
-  const files = new FileStore(outDir);
+  const files = new FileStore(outDir, { ...DEFAULT_FILE_STORE_OPTIONS, keepEncoded: opts.keepEncoded ?? false });
   const recorder = new EvidenceRecorder(log, files);
   const factory = new HttpSessionFactory(recorder);
   const tcp = new TcpReassembler(factory, { ...DEFAULT_TCP_OPTIONS, overlapPolicy: opts.overlapPolicy ?? 'first' });

@@ -115,3 +115,26 @@ test('reordered packets and directions (seeded shuffle of the real capture) extr
     checkAgainstTruth(out, cap.truth);
   }
 });
+
+test('--keep-encoded keeps coded bodies as sent, and still measures and hashes them decoded', () => {
+  const out = join(work, 'out-keep');
+  const r = cli([cap.pcap, '-o', out, '--keep-encoded']);
+  assert.equal(r.status, 0, r.stderr);
+  const db = openLog(out);
+  const rows = db.prepare(`SELECT h.uri, h.response_file, h.response_sha256, h.response_body_len, f.wire_sha256, f.decoded_sha256, f.decoded_size
+    FROM http h LEFT JOIN files f ON f.path = h.response_file`).all();
+  db.close();
+  const coded = cap.truth.filter((t) => t.content_encoding && t.response_body_len > 0);
+  assert.ok(coded.length >= 3);
+  for (const t of coded) {
+    const row = rows.find((x) => x.uri === t.uri);
+    assert.equal(row.response_sha256, t.response_wire_sha256, `${t.uri}: the file is the wire body`);
+    assert.equal(sha256File(join(out, row.response_file)), t.response_wire_sha256);
+    assert.match(row.response_file, /\.(gz|deflate|br)$/, 'named as still coded');
+    assert.equal(row.decoded_sha256, t.response_sha256, `${t.uri}: decoded form hashed`);
+    assert.equal(row.decoded_size, t.response_body_len);
+    assert.equal(row.response_body_len, t.response_body_len, 'the entity length stays the decoded one');
+  }
+  const plain = cap.truth.find((t) => !t.content_encoding && t.response_body_len > 1000);
+  assert.equal(rows.find((x) => x.uri === plain.uri).response_sha256, plain.response_sha256);
+});

@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, createReadStream, createWriteStream, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { decoderFor, planCodings } from '../http/content-coding.js';
 import { extensionFor, NameReserver, withExtension } from './names.js';
@@ -29,6 +29,9 @@ export interface StoredFile {
   /** The body as it was on the wire, de-chunked but still content-coded. */
   wireSize: number;
   wireSha256: string;
+  /** The decoded body's size and sha256, when a content coding was undone (even if the file keeps the wire bytes). */
+  decodedSize: number | null;
+  decodedSha256: string | null;
   contentType: string | null;
   contentEncoding: string | null;
   decodeError: string | null;
@@ -41,11 +44,14 @@ export interface FileStoreOptions {
   /** Decoded output stops here, as a guard against decompression bombs. */
   maxDecodedBytes: number;
   maxDecodeRatio: number;
+  /** Keep content-coded bodies as sent; they are still decoded to measure and hash them. */
+  keepEncoded: boolean;
 }
 
 export const DEFAULT_FILE_STORE_OPTIONS: FileStoreOptions = {
   maxDecodedBytes: 4 * 1024 * 1024 * 1024,
   maxDecodeRatio: 1000,
+  keepEncoded: false,
 };
 
 const WRITE_BUFFER = 256 * 1024;
@@ -204,6 +210,8 @@ export class BodyWriter {
       contentEncoding: meta.contentEncoding ?? null,
       missingBytes: this.missing,
       holes: this.holes,
+      decodedSize: null,
+      decodedSha256: null,
     };
     if (plan.decode.length === 0 || this.missing > 0) {
       // Nothing to undo, or holes that no decompressor could cross: keep the bytes as sent.
@@ -213,11 +221,12 @@ export class BodyWriter {
       this.store.commit({ ...base, path, size: this.size, sha256: wireSha256, decodeError: why, complete: complete && this.missing === 0 }, this.tmp, this.done);
       return;
     }
-    const path = this.store.place(meta, meta.contentType);
-    this.store.schedule(() => this.decode(plan.decode, path, base, complete));
+    const keep = this.store.limits.keepEncoded;
+    const path = this.store.place(meta, meta.contentType, keep ? codedSuffix(plan.decode[0]) : '');
+    this.store.schedule(() => this.decode(plan.decode, path, base, complete, keep));
   }
 
-  private async decode(codings: ReturnType<typeof planCodings>['decode'], path: string, base: Omit<StoredFile, 'id' | 'path' | 'size' | 'sha256' | 'decodeError' | 'complete'>, complete: boolean): Promise<void> {
+  private async decode(codings: ReturnType<typeof planCodings>['decode'], path: string, base: Omit<StoredFile, 'id' | 'path' | 'size' | 'sha256' | 'decodeError' | 'complete'>, complete: boolean, keepEncoded: boolean): Promise<void> {
     const out = this.store.newTmp('dec');
     const limits = this.store.limits;
     const cap = Math.min(limits.maxDecodedBytes, Math.max(64 * 1024 * 1024, base.wireSize * limits.maxDecodeRatio));
@@ -226,7 +235,8 @@ export class BodyWriter {
     try {
       // Each stage's first bytes decide raw vs zlib-wrapped deflate; only the outer one is known here.
       const stages = codings.map((c, i) => decoderFor(c, i === 0 ? this.head : Buffer.alloc(0)));
-      await pipeline([createReadStream(this.tmp), ...stages, meter, createWriteStream(out)]);
+      const sink = keepEncoded ? new Writable({ write: (_c, _e, cb) => cb() }) : createWriteStream(out);
+      await pipeline([createReadStream(this.tmp), ...stages, meter, sink]);
     } catch (e) {
       error = (e as Error).message;
     }
@@ -239,8 +249,14 @@ export class BodyWriter {
       this.store.release(path);
       return;
     }
+    const decoded = { decodedSize: meter.size, decodedSha256: meter.digest() };
+    if (keepEncoded) {
+      // The file is the wire body; the decoded form is measured and hashed only.
+      this.store.commit({ ...base, ...decoded, path, size: base.wireSize, sha256: base.wireSha256, decodeError: error, complete: complete && error === null }, this.tmp, this.done);
+      return;
+    }
     rmSync(this.tmp, { force: true });
-    this.store.commit({ ...base, path, size: meter.size, sha256: meter.digest(), decodeError: error, complete: complete && error === null }, out, this.done);
+    this.store.commit({ ...base, ...decoded, path, size: meter.size, sha256: decoded.decodedSha256, decodeError: error, complete: complete && error === null }, out, this.done);
   }
 
   private flush(): void {

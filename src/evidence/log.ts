@@ -100,6 +100,6 @@ export const TRANSACTION_COLUMNS = [
 ];
 
 export const FILE_COLUMNS = [
-  'id', 'transaction_id', 'direction', 'path', 'size', 'sha256', 'wire_size', 'wire_sha256', 'content_type',
+  'id', 'transaction_id', 'direction', 'path', 'size', 'sha256', 'wire_size', 'wire_sha256', 'decoded_size', 'decoded_sha256', 'content_type',
   'content_encoding', 'decode_error', 'complete', 'missing_bytes', 'missing_ranges',
 ];

@@ -26,6 +26,7 @@ export class EvidenceRecorder implements HttpSink {
 
   constructor(private readonly log: SqliteLog, private readonly files: FileStore) {}
 
+
   openBody(conn: ConnectionView, txn: Transaction, msg: HttpMessage): BodySink {
     const entry = this.entry(txn.id);
     entry.outstanding++;
@@ -111,13 +112,13 @@ export class EvidenceRecorder implements HttpSink {
       host: q?.header('host') ?? null, user_agent: q?.header('user-agent') ?? null, referer: q?.header('referer') ?? null,
       request_content_type: q?.header('content-type') ?? null, request_content_length: q?.contentLength ?? null,
       request_transfer_encoding: q?.header('transfer-encoding') ?? null, request_content_encoding: q?.header('content-encoding') ?? null,
-      request_body_len: files.request?.size ?? q?.bodyLen ?? 0, request_wire_len: q?.bodyLen ?? 0,
+      request_body_len: files.request?.decodedSize ?? files.request?.size ?? q?.bodyLen ?? 0, request_wire_len: q?.bodyLen ?? 0,
       request_complete: q?.complete ? 1 : 0, request_missing_bytes: q?.missing ?? 0, request_file_id: files.request?.id ?? null,
       status_code: r?.head?.statusCode ?? null, reason: r?.head?.statusMessage ?? null, response_version: r?.version ?? null,
       response_content_type: r?.header('content-type') ?? null, response_content_length: r?.contentLength ?? null,
       response_transfer_encoding: r?.header('transfer-encoding') ?? null, response_content_encoding: r?.header('content-encoding') ?? null,
       location: r?.header('location') ?? null, server: r?.header('server') ?? null,
-      response_body_len: files.response?.size ?? r?.bodyLen ?? 0, response_wire_len: r?.bodyLen ?? 0,
+      response_body_len: files.response?.decodedSize ?? files.response?.size ?? r?.bodyLen ?? 0, response_wire_len: r?.bodyLen ?? 0,
       response_complete: r?.complete && (files.response?.complete ?? true) ? 1 : 0, response_missing_bytes: r?.missing ?? 0,
       response_file_id: files.response?.id ?? null,
       interim_statuses: txn.interim.length ? txn.interim.map((i) => i.status).join(',') : null,
@@ -137,7 +138,7 @@ export class EvidenceRecorder implements HttpSink {
 function fileRow(f: StoredFile): Record<string, string | number | null> {
   return {
     id: f.id, transaction_id: f.transactionId, direction: f.direction, path: f.path, size: f.size, sha256: f.sha256,
-    wire_size: f.wireSize, wire_sha256: f.wireSha256, content_type: f.contentType, content_encoding: f.contentEncoding,
+    wire_size: f.wireSize, wire_sha256: f.wireSha256, decoded_size: f.decodedSize, decoded_sha256: f.decodedSha256, content_type: f.contentType, content_encoding: f.contentEncoding,
     decode_error: f.decodeError, complete: f.complete ? 1 : 0, missing_bytes: f.missingBytes,
     missing_ranges: f.holes.length ? JSON.stringify(f.holes) : null,
   };

@@ -104,6 +104,8 @@ CREATE TABLE files (
   sha256           TEXT NOT NULL,
   wire_size        INTEGER NOT NULL,
   wire_sha256      TEXT NOT NULL,
+  decoded_size     INTEGER,
+  decoded_sha256   TEXT,
   content_type     TEXT,
   content_encoding TEXT,
   decode_error     TEXT,
