@@ -13,11 +13,13 @@ export interface ReaderOwner {
   /** llhttp stopped at a protocol switch (CONNECT or Upgrade); `rest` is what followed. */
   switched(kind: MessageKind, rest: Buffer, ts: number): void;
   anomaly(kind: string, detail: string, ts: number): void;
+  /** Would bytes at the very start of the response stream answer a request already seen? */
+  awaitsFirstResponse(): boolean;
 }
 
 export type EndHow = 'complete' | 'gap' | 'error' | 'eof' | 'switch';
 
-type Mode = 'seek' | 'parse' | 'held' | 'switched' | 'off';
+type Mode = 'seek' | 'parse' | 'held' | 'switched' | 'off' | 'simple';
 type BodyMode = 'none' | 'length' | 'chunked' | 'eof';
 
 /** A direction that shows no message start in this many bytes is not HTTP. */
@@ -88,7 +90,13 @@ export class MessageReader implements ParserCallbacks {
         case 'held':
           this.hold(buf);
           return;
+        case 'simple':
+          this.msg!.bodyLen += buf.length;
+          this.offset += buf.length;
+          this.owner.body(this.kind, this.msg!, buf, false);
+          return;
         case 'seek': {
+          if (this.startsSimpleResponse(buf)) continue;
           if (this.carry) {
             this.offset -= this.carry.length;
             buf = Buffer.concat([this.carry, buf]);
@@ -174,9 +182,38 @@ export class MessageReader implements ParserCallbacks {
     this.mode = 'seek';
   }
 
+  /**
+   * HTTP/0.9 answers with the body alone, up to the close; servers still do, and evasion
+   * tricks use it. Only bytes at the very start of a response stream that follows a seen
+   * handshake and a request, and that are no status line, are taken as such a response.
+   */
+  private startsSimpleResponse(buf: Buffer): boolean {
+    if (this.kind !== 'response' || this.offset !== 0 || this.everParsed || this.carry) return false;
+    const probe = buf.subarray(0, 5).toString('latin1');
+    if ('HTTP/'.startsWith(probe) || !this.owner.awaitsFirstResponse()) return false;
+    const msg = new HttpMessage('response', this.ts);
+    this.msg = msg;
+    this.everParsed = true;
+    this.mode = 'simple';
+    this.owner.messageBegin('response', msg);
+    msg.head = { versionMajor: 0, versionMinor: 9, rawHeaders: [], upgrade: false, keepAlive: false };
+    this.owner.headersComplete('response', msg);
+    this.owner.anomaly('http09-response', 'the response has no status line: an HTTP/0.9 response, its body runs to the close', this.ts);
+    return true;
+  }
+
   /** No more bytes will come in this direction. */
   end(ts: number): void {
     this.ts = ts;
+    if (this.mode === 'simple' && this.msg) {
+      // The close is what ends an HTTP/0.9 response: it is complete.
+      const msg = this.msg;
+      this.msg = null;
+      msg.complete = msg.missing === 0;
+      msg.endTs = ts;
+      this.messages++;
+      this.owner.messageEnd(this.kind, msg, 'complete');
+    }
     if (this.mode === 'parse' && this.msg) {
       const err = this.parser.finish();
       if (err && this.msg) {

@@ -180,6 +180,10 @@ export class HttpSession implements StreamHandler, ReaderOwner {
     this.sink.anomaly({ connectionId: this.conn.id }, kind, detail, ts);
   }
 
+  awaitsFirstResponse(): boolean {
+    return this.conn.synSeen && this.conn.synAckSeen && this.pending.length > 0;
+  }
+
   private newTransaction(): Transaction {
     const txn = new Transaction(this.ids.take(), this.conn.id, ++this.depth);
     this.open.add(txn);

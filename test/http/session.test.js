@@ -32,7 +32,7 @@ function harness() {
     const b = bodies.get(`${txn.id}:${kind}`);
     return b ? { data: Buffer.concat(b.chunks).toString('latin1'), holes: b.holes, complete: b.complete } : null;
   };
-  return { s, txns, anomalies, body, summary: () => summary };
+  return { s, txns, anomalies, body, view, summary: () => summary };
 }
 
 const req = (path, extra = '') => `GET ${path} HTTP/1.1\r\nHost: h\r\n${extra}\r\n`;
@@ -211,4 +211,25 @@ test('a CONNECT whose head ends exactly at a segment boundary still switches to 
   assert.deepEqual(h.txns.map((t) => t.request?.head?.method), ['CONNECT']);
   assert.equal(h.summary().protocol, 'tunnel');
   assert.deepEqual(h.summary().otherBytes, [32, 40]);
+});
+
+test('a response without a status line at the start of the stream is an HTTP/0.9 response, body to the close', () => {
+  const h = harness();
+  h.s.data(0, Buffer.from(req('/old')), 1);
+  h.s.data(1, Buffer.from('X5O!P%@AP'), 2);
+  h.s.data(1, Buffer.from('[4\\PZX54'), 3);
+  h.s.fin(1, 4);
+  h.s.end('fin', 4);
+  assert.equal(h.txns.length, 1);
+  assert.equal(h.txns[0].response.version, '0.9');
+  assert.equal(h.body(h.txns[0], 'response').data, 'X5O!P%@AP[4\\PZX54');
+  assert.equal(h.txns[0].response.complete, true);
+  assert.ok(h.anomalies.some((a) => a.kind === 'http09-response'));
+  // Without a handshake (picked up mid-stream) the same bytes are the tail of something unseen.
+  const g = harness();
+  g.view.synSeen = false;
+  g.s.data(0, Buffer.from(req('/x')), 1);
+  g.s.data(1, Buffer.from('tail of an earlier body'), 2);
+  g.s.end('end-of-input', 3);
+  assert.equal(g.txns[0].response, null);
 });
