@@ -56,6 +56,7 @@ export class EvidenceRecorder implements HttpSink {
   connectionEnded(conn: ConnectionView, s: ConnectionSummary): void {
     this.connections++;
     this.conflicts(conn, s.endTs);
+    this.tcpOddities(conn, s.endTs);
     if (s.protocol !== 'not-http' && s.protocol !== 'empty') this.httpConnections++;
     const c = conn.stats(0);
     const v = conn.stats(1);
@@ -70,6 +71,17 @@ export class EvidenceRecorder implements HttpSink {
       overlap_c2s: c.overlapping, overlap_s2c: v.overlapping, conflict_c2s: c.conflicting, conflict_s2c: v.conflicting,
       other_bytes_c2s: s.otherBytes[0], other_bytes_s2c: s.otherBytes[1],
     });
+  }
+
+  /** What the TCP stage saw that a well-behaved connection never shows. */
+  private tcpOddities(conn: ConnectionView, ts: number): void {
+    const note = (kind: string, detail: string): void => this.anomaly({ connectionId: conn.id }, kind, detail, ts);
+    if (conn.preHandshake) note('segments-before-handshake', `${conn.preHandshake} server segment(s) without data before the SYN-ACK were ignored`);
+    if (conn.simultaneousOpen) note('simultaneous-open', 'both sides sent a SYN');
+    for (const dir of [0, 1] as const) {
+      const n = conn.stats(dir).outOfWindow;
+      if (n) note('out-of-window-segments', `${n} ${dir === 0 ? 'client-to-server' : 'server-to-client'} segment(s) more than 1 GiB ahead of the stream were dropped`);
+    }
   }
 
   /** Overlapping copies that disagreed: evidence of evasion, or of a broken path. */

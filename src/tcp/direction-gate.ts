@@ -35,8 +35,6 @@ export class DirectionGate implements HalfOutput {
   /** Stream offset reached so far in each direction. */
   private reached0 = 0;
   private reached1 = 0;
-  /** Times data was held back to wait for the other direction. */
-  reordered = 0;
   /** Anything has come through, held or not. */
   active = false;
 
@@ -49,7 +47,6 @@ export class DirectionGate implements HalfOutput {
       this.pass(dir, { kind: 'data', bytes, ts, peerAck });
       return;
     }
-    if (!q) this.reordered++;
     // Copied: the packet buffer is only ours for the duration of the call.
     this.hold(dir, { kind: 'data', bytes: Buffer.from(bytes), ts, peerAck });
     if (this.heldBytes(dir) > MAX_HELD) this.release(dir, true);

@@ -23,6 +23,9 @@ export interface ConnectionView {
   readonly synSeen: boolean;
   readonly synAckSeen: boolean;
   stats(dir: Dir): HalfStats;
+  /** Server segments without data seen before its SYN-ACK, and ignored. */
+  readonly preHandshake: number;
+  readonly simultaneousOpen: boolean;
   /** The first places where two copies of this direction's bytes disagreed. */
   conflicts(dir: Dir): readonly OverlapConflict[];
 }

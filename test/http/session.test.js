@@ -11,7 +11,7 @@ function harness() {
   const view = {
     id: 1, ipVersion: 4, ip: ['10.0.0.1', '10.0.0.2'], port: [40000, 80], rolesFrom: 'syn', tunnel: '',
     firstTs: 0, lastTs: 0, synSeen: true, synAckSeen: true, stats: () => ({ packets: 0, bytes: 0, delivered: 0, missing: 0, gaps: 0, retransmitted: 0, outOfOrder: 0, outOfWindow: 0, overlapping: 0, conflicting: 0 }),
-    conflicts: () => [],
+    conflicts: () => [], preHandshake: 0, simultaneousOpen: false,
   };
   const sink = {
     openBody(_conn, txn, msg) {
