@@ -44,7 +44,8 @@ export class HttpSession implements StreamHandler, ReaderOwner {
   private depth = 0;
   private current: [Transaction | null, Transaction | null] = [null, null];
   private protocol: ConnectionProtocol = 'empty';
-  private switchPending: 'upgrade' | 'connect' | null = null;
+  /** The client asked to switch protocols and its bytes are held until the server answers. */
+  private switchPending = false;
   private transactions = 0;
   private lastAnswered: Transaction | null = null;
 
@@ -119,10 +120,8 @@ export class HttpSession implements StreamHandler, ReaderOwner {
     txn.response = msg;
     this.current[1] = txn;
     this.noteHead(txn, msg);
-    const method = txn.request?.head?.method;
-    if (status === 101) return BODY_UPGRADE;
-    if (method === 'CONNECT' && status >= 200 && status < 300) return BODY_UPGRADE;
-    if (method === 'HEAD') return BODY_NONE;
+    if (this.isSwitch(txn)) return BODY_UPGRADE;
+    if (txn.request?.head?.method === 'HEAD') return BODY_NONE;
     return BODY_NORMAL;
   }
 
@@ -161,8 +160,7 @@ export class HttpSession implements StreamHandler, ReaderOwner {
   switched(kind: MessageKind, rest: Buffer, ts: number): void {
     if (kind === 'request') {
       // The client asked to switch (CONNECT or Upgrade); hold its bytes until the server answers.
-      const txn = this.current[0] ?? this.pending[this.pending.length - 1];
-      this.switchPending = txn?.request?.head?.method === 'CONNECT' ? 'connect' : 'upgrade';
+      this.switchPending = true;
       if (rest.length) this.readers[0].data(rest, ts);
       return;
     }
@@ -212,7 +210,7 @@ export class HttpSession implements StreamHandler, ReaderOwner {
       this.lastAnswered = txn;
       // A refused switch: the client's held bytes are HTTP after all.
       if (this.switchPending && !this.isSwitch(txn)) {
-        this.switchPending = null;
+        this.switchPending = false;
         this.readers[0].resume();
       }
     }
