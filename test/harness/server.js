@@ -346,20 +346,10 @@ async function handle(req, res, interim, refuse = null) {
   else if (hget(sent.headers, 'Content-Length') !== null) transfer = 'length';
   else transfer = 'close';
 
-  const rawPairs = rawHeaderPairs(req.rawHeaders);
   const reqTE = (req.headers['transfer-encoding'] || '').toLowerCase();
   const identityLen = noBody ? 0 : spec.body.length;
   const rec = {
-    seq,
-    tag,
-    method: req.method,
-    uri: req.url,
-    http_version: req.httpVersion,
-    host: req.headers.host ?? null,
-    user_agent: req.headers['user-agent'] ?? null,
-    request_headers: req.headers,
-    request_raw_headers: rawPairs,
-    request_content_type: req.headers['content-type'] ?? null,
+    ...requestFields(req, seq, tag),
     request_transfer: reqTE.includes('chunked') ? 'chunked' : req.headers['content-length'] !== undefined ? 'length' : 'none',
     request_body_len: reqLen,
     request_sha256: reqSha,
@@ -422,13 +412,8 @@ function connInfo(sock) {
   };
 }
 
-/** Head block (status line + headers + blank line) written by hand on a switched socket. */
-function rawHead(statusLine, headers) {
-  return `${statusLine}\r\n${headers.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
-}
-
-/** Fields shared by the records of hand-answered requests (WebSocket, CONNECT). */
-function switchedRecord(req, sock, seq, tag, tReq, status, reason, statusLine, headers) {
+/** The request's part of a truth record, as every route records it. */
+function requestFields(req, seq, tag) {
   return {
     seq,
     tag,
@@ -440,6 +425,18 @@ function switchedRecord(req, sock, seq, tag, tReq, status, reason, statusLine, h
     request_headers: req.headers,
     request_raw_headers: rawHeaderPairs(req.rawHeaders),
     request_content_type: req.headers['content-type'] ?? null,
+  };
+}
+
+/** Head block (status line + headers + blank line) written by hand on a switched socket. */
+function rawHead(statusLine, headers) {
+  return `${statusLine}\r\n${headers.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+}
+
+/** Fields shared by the records of hand-answered requests (WebSocket, CONNECT). */
+function switchedRecord(req, sock, seq, tag, tReq, status, reason, statusLine, headers) {
+  return {
+    ...requestFields(req, seq, tag),
     request_transfer: 'none',
     request_body_len: 0,
     request_sha256: null,
