@@ -85,10 +85,13 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
   let captureBytes = 0;
   let tcpSegments = 0;
   let internalErrors = 0;
+  /** Capture-level anomalies written to the log (damage, interruption). */
+  let captureAnomalies = 0;
   const warn = (captureId: number, offset: number, message: string, name: string): void => {
     const line = `${name}: ${message} (at byte ${offset})`;
     warnings.push(line);
     opts.onWarning?.(line);
+    captureAnomalies++;
     log.anomaly({ scope: 'capture', capture_id: captureId, connection_id: null, transaction_id: null, kind: 'capture-damaged', detail: line, ts: null });
   };
 
@@ -114,7 +117,6 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
   };
   let interrupted = false;
 
-  let captureAnomalies = 0;
   for (const line of skipped) {
     warnings.push(line);
     opts.onWarning?.(line);
@@ -172,7 +174,7 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
     transactions: recorder.transactions,
     files: files.files,
     fileBytes: files.bytes,
-    anomalies: recorder.anomalies + warnings.length + captureAnomalies,
+    anomalies: recorder.anomalies + captureAnomalies,
     drops: Object.fromEntries(decoder.drops),
     warnings,
     interrupted,
