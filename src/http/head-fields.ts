@@ -66,3 +66,15 @@ export function basicAuth(value: string | undefined): { user: string; password: 
   const colon = text.indexOf(':');
   return colon < 0 ? { user: text, password: null } : { user: text.slice(0, colon), password: text.slice(colon + 1) };
 }
+
+/** Signals only a head's bytes show, not its parsed fields: folded header lines, bare LF line ends. */
+export function rawHeadAnomalies(kind: string, head: Buffer): HeadAnomaly[] {
+  const out: HeadAnomaly[] = [];
+  const text = head.toString('latin1');
+  const lines = text.split('\n');
+  const folded = lines.slice(1).filter((l) => l[0] === ' ' || l[0] === '\t').length;
+  if (folded) out.push({ kind: 'obs-fold', detail: `${kind} head has ${folded} folded header line(s) (obs-fold), which parsers join differently` });
+  const bare = lines.length - 1 - lines.slice(0, -1).filter((l) => l.endsWith('\r')).length;
+  if (bare) out.push({ kind: 'bare-lf', detail: `${kind} head has ${bare} line(s) ended by a bare LF` });
+  return out;
+}

@@ -26,6 +26,7 @@ interface NodeHttpParserClass {
   kOnMessageComplete: number;
   kOnExecute: number;
   kLenientAll?: number;
+  [k: string]: unknown;
 }
 const common = require('_http_common') as { HTTPParser: NodeHttpParserClass; methods: string[] };
 const { HTTPParser } = common;
@@ -65,6 +66,9 @@ export interface ParseError {
   /** Bytes of the buffer consumed before the error. */
   consumed: number;
 }
+
+/** What a head callback returns to pause llhttp right after the head: HPE_PAUSED. */
+const PAUSE = 21;
 
 /** Largest header block accepted. Forensics wants what real servers tolerate, and more. */
 const MAX_HEADER_SIZE = 1024 * 1024;
@@ -121,6 +125,20 @@ export class HttpParser {
     p[HTTPParser.kOnExecute] = () => {};
   }
 
+  /**
+   * Every head that does not switch protocols pauses llhttp right after it: that is the only
+   * way llhttp tells where a head ends, and the head's bytes are what the strict check reads.
+   * `execute` then returns a ParseError with code HPE_PAUSED; `resume` or `reset` goes on.
+   */
+  static pauseAfter(decision: number, upgrade: boolean): number {
+    // A head llhttp itself takes as a switch is not paused: llhttp would stop there unfinished.
+    return decision === BODY_UPGRADE || upgrade ? decision : PAUSE;
+  }
+
+  resume(): void {
+    (this.p as unknown as { resume(): void }).resume();
+  }
+
   private init(): void {
     const type = this.kind === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE;
     this.p.initialize(type, {}, MAX_HEADER_SIZE, HTTPParser.kLenientAll ?? 0);
@@ -150,6 +168,120 @@ export class HttpParser {
 
   get parsingHeaders(): boolean {
     return this.inHeaders;
+  }
+
+  close(): void {
+    this.p.close();
+  }
+}
+
+/** llhttp's leniency flags by name ("headers", "optional-cr-before-lf", ...), as Node exposes them. */
+const LENIENCIES: Array<[string, number]> = Object.keys(HTTPParser)
+  .filter((k) => /^kLenient/.test(k) && k !== 'kLenientAll' && k !== 'kLenientNone' && typeof HTTPParser[k] === 'number')
+  .map((k) => [k.slice('kLenient'.length).replace(/[A-Z]+(?![a-z])|[A-Z]/g, (m, at: number) => (at ? '-' : '') + m.toLowerCase()), HTTPParser[k] as number]);
+const ALL_LENIENT = LENIENCIES.reduce((a, [, bit]) => a | bit, 0);
+
+/** What strict llhttp refused in bytes that lenient llhttp accepted, and which leniencies that took. */
+export interface StrictFinding {
+  /** The smallest set of llhttp leniencies with which the bytes parse. */
+  leniencies: string[];
+  code: string;
+  reason: string;
+  /** Offset of the refusal in the bytes checked. */
+  at: number;
+}
+
+/** Parsers kept for strict checks; they have no callbacks, so a check never enters JS. */
+const checkers: Partial<Record<MessageKind, NodeHttpParser>> = {};
+
+function firstRefusal(kind: MessageKind, bytes: Buffer, flags: number): ParseError | null {
+  const p = (checkers[kind] ??= new HTTPParser());
+  p.initialize(kind === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE, {}, MAX_HEADER_SIZE, flags);
+  const r = p.execute(bytes);
+  if (typeof r === 'number') return null;
+  return { code: r.code ?? 'HPE_UNKNOWN', reason: r.reason ?? r.message, consumed: r.bytesParsed ?? 0 };
+}
+
+/**
+ * Which of llhttp's leniencies these bytes (a message head, or a head and the start of a body)
+ * need: null when strict llhttp takes them as they are, or when even lenient llhttp refuses
+ * them (then they are not what the caller thinks they are, and nothing can be said).
+ * Costs one parse in C++ when the bytes are clean, about a dozen when they are not.
+ */
+export function leniencyNeeded(kind: MessageKind, bytes: Buffer): StrictFinding | null {
+  const strict = firstRefusal(kind, bytes, 0);
+  if (!strict || firstRefusal(kind, bytes, ALL_LENIENT)) return null;
+  // Drop every flag the bytes do without: what stays is a minimal set that they need.
+  let flags = ALL_LENIENT;
+  for (const [, bit] of LENIENCIES) if (!firstRefusal(kind, bytes, flags & ~bit)) flags &= ~bit;
+  return {
+    leniencies: LENIENCIES.filter(([, bit]) => flags & bit).map(([name]) => name),
+    code: strict.code, reason: strict.reason, at: strict.consumed,
+  };
+}
+
+const CHUNKED_HEAD: Record<MessageKind, Buffer> = {
+  request: Buffer.from('POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n'),
+  response: Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n'),
+};
+/** Most of a chunked body kept to work out, after a refusal, which leniency it needed. */
+const BODY_KEPT = 64 * 1024;
+
+/**
+ * Runs strict llhttp over a chunked body while lenient llhttp parses it: chunk framing is where
+ * the rest of llhttp's leniencies are used. Fed ahead of the lenient parser, so that what it
+ * finds is known while the message is still open. Bytes after the body's end are ignored.
+ */
+export class StrictChunkedCheck {
+  private readonly p = new HTTPParser();
+  private done = false;
+  private kept: Buffer[] = [];
+  private keptLen = 0;
+  private fed = 0;
+
+  constructor(private readonly kind: MessageKind) {
+    this.p[HTTPParser.kOnMessageComplete] = () => { this.done = true; };
+    this.restart();
+  }
+
+  /** A new chunked body starts with the next byte fed. */
+  restart(): void {
+    this.p.initialize(this.kind === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE, {}, MAX_HEADER_SIZE, 0);
+    this.p.execute(CHUNKED_HEAD[this.kind]);
+    this.done = false;
+    this.kept = [];
+    this.keptLen = 0;
+    this.fed = 0;
+  }
+
+  /** Whether the body is over or was refused: nothing more to check. */
+  get finished(): boolean {
+    return this.done;
+  }
+
+  /** Feeds body bytes; returns what strict llhttp refused, once, or null. */
+  feed(buf: Buffer): StrictFinding | null {
+    if (this.done) return null;
+    if (this.keptLen < BODY_KEPT) {
+      const keep = buf.subarray(0, BODY_KEPT - this.keptLen);
+      this.kept.push(Buffer.from(keep));
+      this.keptLen += keep.length;
+    }
+    const r = this.p.execute(buf);
+    const start = this.fed;
+    this.fed += buf.length;
+    if (typeof r === 'number' || this.done) return null;
+    this.done = true;
+    const at = start + (r.bytesParsed ?? 0);
+    const finding: StrictFinding = { leniencies: [], code: r.code ?? 'HPE_UNKNOWN', reason: r.reason ?? r.message, at };
+    if (at < this.keptLen) {
+      // Re-run the body up to just past the refusal, from the synthetic head, to name the leniency.
+      const upTo = Buffer.concat([CHUNKED_HEAD[this.kind], ...this.kept]).subarray(0, CHUNKED_HEAD[this.kind].length + Math.min(this.keptLen, at + 8));
+      const need = leniencyNeeded(this.kind, upTo);
+      if (need) finding.leniencies = need.leniencies;
+    }
+    this.kept = [];
+    return finding;
   }
 
   close(): void {

@@ -1,4 +1,6 @@
-import { BODY_NONE, BODY_NORMAL, BODY_UPGRADE, HttpParser, type MessageHead, type MessageKind, type ParseError, type ParserCallbacks } from './llhttp.js';
+import { BODY_NONE, BODY_NORMAL, BODY_UPGRADE, HttpParser, leniencyNeeded, StrictChunkedCheck, type MessageHead, type MessageKind, type ParseError, type ParserCallbacks, type StrictFinding } from './llhttp.js';
+import { HeadSpan } from './head-span.js';
+import { rawHeadAnomalies } from './head-fields.js';
 import { HttpMessage } from './message.js';
 import { findRequestStart, findResponseStart } from './start-line.js';
 
@@ -13,6 +15,8 @@ export interface ReaderOwner {
   /** llhttp stopped at a protocol switch (CONNECT or Upgrade); `rest` is what followed. */
   switched(kind: MessageKind, rest: Buffer, ts: number): void;
   anomaly(kind: string, detail: string, ts: number): void;
+  /** An anomaly of one message: it belongs to that message's transaction. */
+  messageAnomaly(msg: HttpMessage, kind: string, detail: string, ts: number): void;
   /** Would bytes at the very start of the response stream answer a request already seen? */
   awaitsFirstResponse(): boolean;
 }
@@ -32,6 +36,8 @@ const ZEROS = Buffer.alloc(64 * 1024);
 const EMPTY = Buffer.alloc(0);
 /** Most of an unfinished head kept for salvage. */
 const MAX_HEAD_KEPT = 16 * 1024;
+/** Longest head read again by strict llhttp to learn which leniencies it needed. */
+const MAX_HEAD_CHECKED = 64 * 1024;
 
 /**
  * Reads one direction of a connection as a sequence of HTTP messages with llhttp. Gaps in a
@@ -63,6 +69,22 @@ export class MessageReader implements ParserCallbacks {
   private headEnd = -1;
   private skipFrom = 0;
   private heldBytes = 0;
+  /** What the owner decided for the body of the head just parsed. */
+  private decision = BODY_NORMAL;
+  private readonly span = new HeadSpan(MAX_HEAD_CHECKED);
+  /** Strict llhttp over the chunked body being read, while it has not finished. */
+  private chunkCheck: StrictChunkedCheck | null = null;
+  private chunkCheckOn = false;
+  private chunkMsg: HttpMessage | null = null;
+  /** The message whose head llhttp parsed last, and whether that head has been checked. */
+  private lastHead: HttpMessage | null = null;
+  private headChecked = false;
+  /** llhttp paused at the very end of a buffer and must run once more, on no bytes, to go on. */
+  private again = false;
+  /** Stream offset up to which the chunked body has been fed to the strict check. */
+  private chunkCheckTo = 0;
+  /** A message in this direction announced the end of the connection. */
+  private closeAnnounced = false;
   /** Bytes after a protocol switch, or of a direction that is not HTTP. */
   otherBytes = 0;
   messages = 0;
@@ -80,7 +102,7 @@ export class MessageReader implements ParserCallbacks {
 
   data(buf: Buffer, ts: number): void {
     this.ts = ts;
-    while (buf.length > 0) {
+    while (buf.length > 0 || this.again) {
       switch (this.mode) {
         case 'off':
         case 'switched':
@@ -117,22 +139,36 @@ export class MessageReader implements ParserCallbacks {
           }
           buf = buf.subarray(at);
           this.mode = 'parse';
+          this.span.startsAt(this.offset);
           break;
         }
         case 'parse': {
+          this.again = false;
           this.bufOffset = this.offset;
           const before = this.msg;
+          if (this.chunkCheckOn) this.checkChunks(buf);
           const r = this.parser.execute(buf);
           this.keepHead(before, buf, typeof r === 'number' ? -1 : r.consumed);
           if (typeof r === 'number') {
             this.offset += r;
             // llhttp pauses after a head that switches protocols; when that head ends exactly at
             // the end of the buffer it says nothing, so the head itself is what tells.
-            if (r >= buf.length && !this.switching) return;
+            if (r >= buf.length && !this.switching) {
+              if (this.parser.parsingHeaders) this.span.keep(buf, this.bufOffset);
+              return;
+            }
+            if (this.lastHead && !this.headChecked) {
+              this.checkHead(buf, r, this.lastHead);
+              this.span.headEnded(this.bufOffset + r, 0);
+            }
             this.switching = false;
             this.mode = 'held';
             this.owner.switched(this.kind, buf.subarray(r), ts);
             return;
+          }
+          if (r.code === 'HPE_PAUSED') {
+            buf = this.headEnded(buf, r.consumed);
+            break;
           }
           buf = this.parseError(r, buf);
           break;
@@ -168,6 +204,8 @@ export class MessageReader implements ParserCallbacks {
       return;
     }
     this.offset += len;
+    this.span.lost();
+    this.chunkCheckOn = false;
     if (this.mode === 'held') { this.mode = 'switched'; return; }
     if (this.mode !== 'parse') return;
     if (msg) {
@@ -257,6 +295,8 @@ export class MessageReader implements ParserCallbacks {
   close(): void {
     this.llhttp?.close();
     this.llhttp = null;
+    this.chunkCheck?.close();
+    this.chunkCheck = null;
   }
 
   private get parser(): HttpParser {
@@ -277,6 +317,8 @@ export class MessageReader implements ParserCallbacks {
   headersComplete(head: MessageHead): number {
     const msg = this.msg!;
     msg.head = head;
+    this.lastHead = msg;
+    this.headChecked = false;
     this.headSeen = null;
     const cl = msg.header('content-length');
     if (cl !== undefined && /^\s*\d+\s*$/.test(cl)) msg.contentLength = Number(cl);
@@ -295,7 +337,8 @@ export class MessageReader implements ParserCallbacks {
       const s = head.statusCode ?? 0;
       this.bodyMode = (s >= 100 && s < 200) || s === 204 || s === 304 ? 'none' : 'eof';
     }
-    return decision;
+    this.decision = decision;
+    return HttpParser.pauseAfter(decision, head.upgrade);
   }
 
   body(chunk: Buffer): void {
@@ -306,6 +349,7 @@ export class MessageReader implements ParserCallbacks {
 
   messageComplete(trailers: string[]): void {
     const msg = this.msg!;
+    if (msg === this.chunkMsg) this.chunkCheckOn = false;
     msg.trailers = trailers;
     msg.complete = msg.missing === 0;
     msg.endTs = this.ts;
@@ -317,6 +361,7 @@ export class MessageReader implements ParserCallbacks {
   private abort(how: EndHow): void {
     const msg = this.msg!;
     this.msg = null;
+    this.chunkCheckOn = false;
     if (!msg.head && this.headSeen) this.salvage(msg, how);
     this.headSeen = null;
     msg.complete = false;
@@ -375,6 +420,70 @@ export class MessageReader implements ParserCallbacks {
     msg.headPartial = true;
     this.owner.anomaly(how === 'error' ? 'malformed-head' : 'incomplete-head',
       `${this.kind} head ${how === 'error' ? 'refused by llhttp' : 'cut off'}; salvaged its start line${raw.length ? ` and ${raw.length / 2} header line(s)` : ''}: ${first.slice(0, 200)}`, this.ts);
+  }
+
+  /**
+   * llhttp paused right after a head: check it, then let llhttp go on with the body, or end the
+   * message here when the owner said it has none (llhttp would read the body the head declares).
+   */
+  private headEnded(buf: Buffer, consumed: number): Buffer {
+    const msg = this.msg!;
+    this.checkHead(buf, consumed, msg);
+    const end = this.bufOffset + consumed;
+    this.offset = end;
+    if (this.decision === BODY_NONE) {
+      this.span.headEnded(end, 0);
+      this.parser.reset();
+      this.messageComplete([]);
+    } else {
+      this.span.headEnded(end, this.bodyMode === 'none' ? 0 : this.bodyMode === 'length' ? msg.contentLength : null);
+      this.parser.resume();
+      if (this.bodyMode === 'chunked') {
+        if (this.chunkCheck) this.chunkCheck.restart();
+        else this.chunkCheck = new StrictChunkedCheck(this.kind);
+        this.chunkCheckOn = true;
+        this.chunkCheckTo = end;
+        this.chunkMsg = msg;
+      }
+      // llhttp ends a message that has no body, or switches protocols, only when it runs again.
+      this.again = consumed === buf.length && (this.bodyMode === 'none' || this.switching);
+    }
+    return buf.subarray(consumed);
+  }
+
+  /**
+   * Reads a head's bytes again with strict llhttp: every leniency it needed, and the desync
+   * signals only the bytes show (obs-fold, bare LF), become anomalies of its message.
+   */
+  private checkHead(buf: Buffer, consumed: number, msg: HttpMessage): void {
+    this.headChecked = true;
+    if (this.closeAnnounced) {
+      this.owner.messageAnomaly(msg, 'lenient-data-after-close',
+        `${this.kind} follows one that announced the connection's close; llhttp reads it only with its data-after-close leniency`, this.ts);
+    }
+    if (msg.head && !msg.head.keepAlive) this.closeAnnounced = true;
+    const bytes = this.span.take(buf, this.bufOffset, consumed);
+    if (!bytes) return;
+    const finding = leniencyNeeded(this.kind, bytes);
+    if (!finding) return;
+    this.noteLeniency(msg, finding, 'head');
+    for (const a of rawHeadAnomalies(this.kind, bytes)) this.owner.messageAnomaly(msg, a.kind, a.detail, this.ts);
+  }
+
+  /** Feeds the chunked body being read to strict llhttp, ahead of the lenient parser. */
+  private checkChunks(buf: Buffer): void {
+    const skip = this.chunkCheckTo - this.bufOffset;
+    if (skip >= buf.length) return;
+    const finding = this.chunkCheck!.feed(skip > 0 ? buf.subarray(skip) : buf);
+    this.chunkCheckTo = this.bufOffset + buf.length;
+    if (finding && this.chunkMsg) this.noteLeniency(this.chunkMsg, finding, 'chunked body');
+    if (this.chunkCheck!.finished) this.chunkCheckOn = false;
+  }
+
+  private noteLeniency(msg: HttpMessage, f: StrictFinding, where: string): void {
+    const why = `strict llhttp stops at ${where} byte ${f.at} with ${f.code}: ${f.reason}`;
+    if (f.leniencies.length === 0) this.owner.messageAnomaly(msg, 'lenient-parse', `${this.kind} ${where} needs a leniency of llhttp; ${why}`, this.ts);
+    for (const l of f.leniencies) this.owner.messageAnomaly(msg, `lenient-${l}`, `${this.kind} ${where} needs llhttp's ${l} leniency; ${why}`, this.ts);
   }
 
   private parseError(r: ParseError, buf: Buffer): Buffer {

@@ -48,6 +48,11 @@ export class HttpSession implements StreamHandler, ReaderOwner {
   private switchPending = false;
   private transactions = 0;
   private lastAnswered: Transaction | null = null;
+  /**
+   * Transactions finished during the current call, handed to the sink when it returns: a check
+   * that runs after llhttp (a protocol switch's head) may still add to them.
+   */
+  private readonly ready: Transaction[] = [];
 
   constructor(private readonly conn: ConnectionView, private readonly sink: HttpSink, private readonly ids: IdSource) {
     this.readers = [new MessageReader('request', this), new MessageReader('response', this)];
@@ -57,20 +62,24 @@ export class HttpSession implements StreamHandler, ReaderOwner {
 
   data(dir: Dir, bytes: Buffer, ts: number): void {
     this.readers[dir].data(bytes, ts);
+    this.flush();
   }
 
   gap(dir: Dir, length: number, ts: number): void {
     this.readers[dir].gap(length, ts);
+    this.flush();
   }
 
   fin(dir: Dir, ts: number): void {
     this.readers[dir].end(ts);
+    this.flush();
   }
 
   end(reason: EndReason, ts: number): void {
     this.readers[0].end(ts);
     this.readers[1].end(ts);
     for (const txn of [...this.open]) this.finalize(txn);
+    this.flush();
     this.readers[0].close();
     this.readers[1].close();
     if (this.protocol === 'empty') {
@@ -178,6 +187,15 @@ export class HttpSession implements StreamHandler, ReaderOwner {
     this.sink.anomaly({ connectionId: this.conn.id }, kind, detail, ts);
   }
 
+  messageAnomaly(msg: HttpMessage, kind: string, detail: string, ts: number): void {
+    const has = (t: Transaction | null): t is Transaction => t !== null && (t.request === msg || t.response === msg);
+    const current = this.current[msg.kind === 'request' ? 0 : 1];
+    let txn = has(current) ? current : this.pending.find(has) ?? this.ready.find(has) ?? [...this.open].find(has) ?? null;
+    // An interim response's oddities are its request's.
+    if (!txn && msg.kind === 'response') txn = this.pending[0] ?? null;
+    this.anomalyFor(txn, kind, detail, ts);
+  }
+
   awaitsFirstResponse(): boolean {
     return this.conn.synSeen && this.conn.synAckSeen && this.pending.length > 0;
   }
@@ -215,7 +233,12 @@ export class HttpSession implements StreamHandler, ReaderOwner {
       }
     }
     this.transactions++;
-    this.sink.transaction(txn);
+    this.ready.push(txn);
+  }
+
+  private flush(): void {
+    for (const txn of this.ready) this.sink.transaction(txn);
+    this.ready.length = 0;
   }
 
   private isSwitch(txn: Transaction): boolean {

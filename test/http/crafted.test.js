@@ -50,6 +50,54 @@ for (const [kind, request] of DESYNC) {
   });
 }
 
+// Each leniency lenient llhttp used is an anomaly of the transaction that needed it: [kinds, request, response].
+const chunked = (framing) => `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${framing}`;
+const LENIENT = [
+  [['obs-fold', 'lenient-headers'], 'GET /a HTTP/1.1\r\nHost: h\r\nX-Long: a\r\n b\r\n\r\n', ok('hello')],
+  [['bare-lf', 'lenient-optional-cr-before-lf'], 'GET /a HTTP/1.1\nHost: h\n\n', ok('hello')],
+  [['bare-lf', 'lenient-optional-cr-before-lf'], get('/a'), 'HTTP/1.1 200 OK\nContent-Length: 5\n\nhello'],
+  [['lenient-optional-lf-after-cr'], get('/a'), 'HTTP/1.1 200 OK\rContent-Length: 5\r\n\r\nhello'],
+  [['lenient-headers'], 'GET /a HTTP/1.1\r\nHost: h\r\nX-Odd: a\x01b\r\n\r\n', ok('hello')],
+  [['lenient-version'], 'GET /a HTTP/1.7\r\nHost: h\r\n\r\n', ok('hello')],
+  [['lenient-chunked-length'], 'POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', ok('hello')],
+  [['lenient-transfer-encoding'], 'POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n', ok('hello')],
+  [['lenient-spaces-after-chunk-size'], get('/a'), chunked('5 \r\nhello\r\n0\r\n\r\n')],
+  [['lenient-optional-crlf-after-chunk'], get('/a'), chunked('5\r\nhello0\r\n\r\n')],
+  [['lenient-optional-cr-before-lf'], get('/a'), chunked('2\r\nhe\r\n3\nllo\r\n0\r\n\r\n')],
+  [['lenient-optional-cr-before-lf'], get('/a'), chunked('5\r\nhello\r\n0\r\nX-Trailer: t\n\r\n')],
+];
+
+for (const [kinds, request, response] of LENIENT) {
+  test(`leniency ${kinds.join(' + ')} in ${JSON.stringify(request === get('/a') ? response : request).slice(0, 60)} is an anomaly of its transaction`, () => {
+    const { rows, anomalies } = extract([[0, get('/before')], [1, ok('one')], [0, request], [1, response], [0, get('/after')], [1, ok('three')]]);
+    const flagged = rows.find((r) => r.uri === '/a');
+    assert.ok(flagged, 'the lenient transaction is a row');
+    assert.equal(flagged.status_code, 200);
+    assert.equal(flagged.response_body_len, 5);
+    const mine = anomalies.filter((a) => a.transaction_id === flagged.transaction_id).map((a) => a.kind);
+    for (const kind of kinds) assert.ok(mine.includes(kind), `${kind} in ${JSON.stringify(anomalies)}`);
+    assert.equal(rows[0].uri, '/before');
+    assert.equal(rows[rows.length - 1].uri, '/after');
+    assert.equal(rows[rows.length - 1].response_body_len, 5);
+    // Clean messages around it need no leniency.
+    assert.deepEqual(anomalies.filter((a) => a.transaction_id !== flagged.transaction_id && a.kind.startsWith('lenient-')), []);
+  });
+}
+
+test('a message after one that announced Connection: close is recorded as data after close', () => {
+  const { rows, anomalies } = extract([[0, get('/a')], [1, ok('one', 'Connection: close\r\n')], [0, get('/b')], [1, ok('two')]]);
+  assert.deepEqual(rows.map((r) => [r.uri, r.status_code]), [['/a', 200], ['/b', 200]]);
+  const late = anomalies.filter((a) => a.kind === 'lenient-data-after-close');
+  assert.ok(late.length >= 1, JSON.stringify(anomalies));
+  assert.ok(late.every((a) => a.transaction_id === rows[1].transaction_id));
+});
+
+test('clean traffic needs no leniency: no lenient-* anomaly', () => {
+  const { rows, anomalies } = extract([[0, get('/a')], [1, chunked('5\r\nhello\r\n0\r\nX-T: 1\r\n\r\n')], [0, 'POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi'], [1, ok('fine')]]);
+  assert.equal(rows.length, 2);
+  assert.deepEqual(anomalies, []);
+});
+
 test('a lost segment in a Content-Length body: zero-filled, counted, placed; next transaction intact', () => {
   const body = 'A'.repeat(1000) + 'B'.repeat(1000) + 'C'.repeat(1000);
   // Data segments are numbered in order: 0 the request, 1..3 the response head+body at mss 1000.
