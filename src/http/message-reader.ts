@@ -17,6 +17,8 @@ export interface ReaderOwner {
   anomaly(kind: string, detail: string, ts: number): void;
   /** An anomaly of one message: it belongs to that message's transaction. */
   messageAnomaly(msg: HttpMessage, kind: string, detail: string, ts: number): void;
+  /** Bytes of this direction went missing where they may have held whole messages. */
+  lost(kind: MessageKind): void;
   /** Would bytes at the very start of the response stream answer a request already seen? */
   awaitsFirstResponse(): boolean;
 }
@@ -81,6 +83,8 @@ export class MessageReader implements ParserCallbacks {
   private headChecked = false;
   /** llhttp paused at the very end of a buffer and must run once more, on no bytes, to go on. */
   private again = false;
+  /** What the segment being read acknowledged of the other direction. */
+  private peerAck = -1;
   /** Stream offset up to which the chunked body has been fed to the strict check. */
   private chunkCheckTo = 0;
   /** A message in this direction announced the end of the connection. */
@@ -100,8 +104,9 @@ export class MessageReader implements ParserCallbacks {
     return this.mode === 'off';
   }
 
-  data(buf: Buffer, ts: number): void {
+  data(buf: Buffer, ts: number, peerAck = -1): void {
     this.ts = ts;
+    this.peerAck = peerAck;
     while (buf.length > 0 || this.again) {
       switch (this.mode) {
         case 'off':
@@ -205,6 +210,7 @@ export class MessageReader implements ParserCallbacks {
     }
     this.offset += len;
     this.span.lost();
+    this.owner.lost(this.kind);
     this.chunkCheckOn = false;
     if (this.mode === 'held') { this.mode = 'switched'; return; }
     if (this.mode !== 'parse') return;
@@ -317,6 +323,7 @@ export class MessageReader implements ParserCallbacks {
   headersComplete(head: MessageHead): number {
     const msg = this.msg!;
     msg.head = head;
+    msg.peerAck = this.peerAck;
     this.lastHead = msg;
     this.headChecked = false;
     this.headSeen = null;
@@ -464,6 +471,8 @@ export class MessageReader implements ParserCallbacks {
     if (msg.head && !msg.head.keepAlive) this.closeAnnounced = true;
     const bytes = this.span.take(buf, this.bufOffset, consumed);
     if (!bytes) return;
+    // Now where the message began is known to the byte, not just to the buffer.
+    msg.streamOffset = this.bufOffset + consumed - bytes.length;
     const finding = leniencyNeeded(this.kind, bytes);
     if (!finding) return;
     this.noteLeniency(msg, finding, 'head');

@@ -29,6 +29,8 @@ export class HttpMessage {
   body: BodySink | null = null;
   /** Offset of the message's first byte in its direction's stream. */
   streamOffset = 0;
+  /** Offset in the other direction's stream acknowledged by the segment that completed the head, -1 unknown. */
+  peerAck = -1;
 
   constructor(readonly kind: MessageKind, readonly ts: number) {}
 

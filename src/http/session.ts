@@ -48,6 +48,8 @@ export class HttpSession implements StreamHandler, ReaderOwner {
   private switchPending = false;
   private transactions = 0;
   private lastAnswered: Transaction | null = null;
+  /** Bytes of the server's stream went missing since the last response head: some may have been responses. */
+  private responseLost = false;
   /**
    * Transactions finished during the current call, handed to the sink when it returns: a check
    * that runs after llhttp (a protocol switch's head) may still add to them.
@@ -60,8 +62,8 @@ export class HttpSession implements StreamHandler, ReaderOwner {
 
   // TCP stream side
 
-  data(dir: Dir, bytes: Buffer, ts: number): void {
-    this.readers[dir].data(bytes, ts);
+  data(dir: Dir, bytes: Buffer, ts: number, peerAck: number): void {
+    this.readers[dir].data(bytes, ts, peerAck);
     this.flush();
   }
 
@@ -121,7 +123,8 @@ export class HttpSession implements StreamHandler, ReaderOwner {
       this.current[1] = null;
       return BODY_NONE;
     }
-    let txn = this.pending.shift();
+    let txn = (this.responseLost ? this.answeredAfterLoss(msg) : undefined) ?? this.pending.shift();
+    this.responseLost = false;
     if (!txn) {
       txn = this.newTransaction();
       this.anomalyFor(txn, 'response-without-request', `status ${status} with no request seen`, msg.ts);
@@ -185,6 +188,34 @@ export class HttpSession implements StreamHandler, ReaderOwner {
 
   anomaly(kind: string, detail: string, ts: number): void {
     this.sink.anomaly({ connectionId: this.conn.id }, kind, detail, ts);
+  }
+
+  lost(kind: MessageKind): void {
+    if (kind === 'response') this.responseLost = true;
+  }
+
+  /**
+   * After bytes of the server's stream were lost, FIFO would pair this response with the oldest
+   * open request, though that request's response may be what was lost. The server sent this
+   * response having received the client's stream up to the offset its segment acknowledged: it
+   * answers the last open request that began before that offset (exact when the client waits
+   * for each response; with pipelining, a best guess). The open requests before that one lost
+   * their responses in the gap: they stay rows without one.
+   */
+  private answeredAfterLoss(msg: HttpMessage): Transaction | undefined {
+    if (msg.peerAck < 0) return undefined;
+    let i = -1;
+    for (let k = 0; k < this.pending.length; k++) {
+      const q = this.pending[k].request;
+      if (q && q.streamOffset < msg.peerAck) i = k;
+    }
+    if (i <= 0) return undefined;
+    for (const txn of this.pending.splice(0, i)) {
+      this.anomalyFor(txn, 'response-lost', `no response: the server's stream lost bytes before a response that acknowledges a later request`, msg.ts);
+      txn.responseDone = true;
+      if (txn.requestDone) this.finalize(txn);
+    }
+    return this.pending.shift();
   }
 
   messageAnomaly(msg: HttpMessage, kind: string, detail: string, ts: number): void {
@@ -261,8 +292,8 @@ class LazyHttpSession implements StreamHandler {
 
   constructor(private readonly conn: ConnectionView, private readonly sink: HttpSink, private readonly ids: IdSource) {}
 
-  data(dir: Dir, bytes: Buffer, ts: number): void {
-    this.real().data(dir, bytes, ts);
+  data(dir: Dir, bytes: Buffer, ts: number, peerAck: number): void {
+    this.real().data(dir, bytes, ts, peerAck);
   }
 
   gap(dir: Dir, length: number, ts: number): void {

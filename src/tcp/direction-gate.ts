@@ -99,7 +99,7 @@ export class DirectionGate implements HalfOutput {
     switch (item.kind) {
       case 'data':
         this.advance(dir, item.bytes.length);
-        h.data(dir, item.bytes, item.ts);
+        h.data(dir, item.bytes, item.ts, item.peerAck);
         break;
       case 'gap':
         this.advance(dir, item.length);

@@ -35,8 +35,11 @@ export interface ConnectionView {
  * never reached the capture arrive as an explicit gap; nothing missing is ever glued over.
  */
 export interface StreamHandler {
-  /** In-order bytes; `bytes` is only valid during the call. */
-  data(dir: Dir, bytes: Buffer, ts: number): void;
+  /**
+   * In-order bytes; `bytes` is only valid during the call. `peerAck` is the offset in the other
+   * direction's stream that the segment carrying them acknowledged, -1 when it had no ACK.
+   */
+  data(dir: Dir, bytes: Buffer, ts: number, peerAck: number): void;
   gap(dir: Dir, length: number, ts: number): void;
   /** The direction is half-closed: every byte before its FIN was delivered (or gapped). */
   fin(dir: Dir, ts: number): void;

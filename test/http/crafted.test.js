@@ -98,6 +98,16 @@ test('clean traffic needs no leniency: no lenient-* anomaly', () => {
   assert.deepEqual(anomalies, []);
 });
 
+test('a response lost whole in a gap: the next response pairs with the request it acknowledges, not FIFO', () => {
+  // Data segments: 0 GET /1, 1 its response, 2 GET /2, 3 its response (lost), 4 GET /3, 5 its response.
+  const { rows, anomalies } = extract([[0, get('/1')], [1, ok('one')], [0, get('/2')], [1, ok('two!')], [0, get('/3')], [1, ok('three')]], { skip: new Set([3]) });
+  assert.deepEqual(rows.map((r) => [r.uri, r.status_code, r.response_body_len]), [['/1', 200, 3], ['/2', null, 0], ['/3', 200, 5]]);
+  const lost = anomalies.find((a) => a.kind === 'response-lost');
+  assert.ok(lost, JSON.stringify(anomalies));
+  assert.equal(lost.transaction_id, rows[1].transaction_id);
+  assert.ok(anomalies.some((a) => a.kind === 'gap-between-messages'));
+});
+
 test('a lost segment in a Content-Length body: zero-filled, counted, placed; next transaction intact', () => {
   const body = 'A'.repeat(1000) + 'B'.repeat(1000) + 'C'.repeat(1000);
   // Data segments are numbered in order: 0 the request, 1..3 the response head+body at mss 1000.
