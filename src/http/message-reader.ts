@@ -83,6 +83,8 @@ export class MessageReader implements ParserCallbacks {
   private headChecked = false;
   /** llhttp paused at the very end of a buffer and must run once more, on no bytes, to go on. */
   private again = false;
+  /** The status token of the response being parsed was no number: what it was. */
+  private badStatus: string | null = null;
   /** What the segment being read acknowledged of the other direction. */
   private peerAck = -1;
   /** Stream offset up to which the chunked body has been fed to the strict check. */
@@ -324,6 +326,9 @@ export class MessageReader implements ParserCallbacks {
     const msg = this.msg!;
     msg.head = head;
     msg.peerAck = this.peerAck;
+    const badStatus = this.badStatus;
+    if (badStatus !== null) head.statusCode = undefined;
+    this.badStatus = null;
     this.lastHead = msg;
     this.headChecked = false;
     this.headSeen = null;
@@ -331,6 +336,9 @@ export class MessageReader implements ParserCallbacks {
     if (cl !== undefined && /^\s*\d+\s*$/.test(cl)) msg.contentLength = Number(cl);
     const te = msg.header('transfer-encoding');
     let decision = this.owner.headersComplete(this.kind, msg);
+    if (badStatus !== null) {
+      this.owner.messageAnomaly(msg, 'invalid-status', `status ${JSON.stringify(badStatus)} is not a number; the response was read with no status code`, this.ts);
+    }
     if (head.upgrade || decision === BODY_UPGRADE) this.switching = true;
     // A request body is never delimited by the close. With a Transfer-Encoding that does not end
     // in chunked, lenient llhttp would read the rest of the connection as this body and swallow
@@ -495,7 +503,31 @@ export class MessageReader implements ParserCallbacks {
     for (const l of f.leniencies) this.owner.messageAnomaly(msg, `lenient-${l}`, `${this.kind} ${where} needs llhttp's ${l} leniency; ${why}`, this.ts);
   }
 
+  /**
+   * A status that is no number ("HTTP/1.0 2XX OK"): llhttp refuses the whole response, though
+   * servers send them and clients take them. The status is read as 000 and the response, body
+   * and all, parsed as any other; it is logged with no status code and the token in an anomaly.
+   * Only a start line wholly in this buffer with a 3-character token, so offsets stay exact.
+   */
+  private readStatusAnyway(buf: Buffer, at: number): Buffer | null {
+    const line = buf.lastIndexOf('HTTP/', at, 'latin1');
+    const m = line >= 0 && at - line < 16 ? /^HTTP\/\d\.\d +(\S{3})(?=[ \r\n])/.exec(buf.toString('latin1', line, Math.min(buf.length, line + 24))) : null;
+    if (!m || /^\d{3}$/.test(m[1])) return null;
+    const token = line + m[0].length - 3;
+    this.badStatus = m[1];
+    this.msg = null;
+    this.headSeen = null;
+    this.parser.reset();
+    this.offset = this.bufOffset + line;
+    return Buffer.concat([buf.subarray(line, token), Buffer.from('000'), buf.subarray(token + 3)]);
+  }
+
   private parseError(r: ParseError, buf: Buffer): Buffer {
+    if (r.code === 'HPE_INVALID_STATUS' && this.kind === 'response' && this.badStatus === null) {
+      const again = this.readStatusAnyway(buf, r.consumed);
+      if (again) return again;
+    }
+    this.badStatus = null;
     const at = this.bufOffset + r.consumed;
     this.owner.anomaly('parse-error', `${r.code} at ${this.kind} stream offset ${at}: ${r.reason}`, this.ts);
     if (this.msg) this.abort('error');

@@ -84,6 +84,14 @@ for (const [kinds, request, response] of LENIENT) {
   });
 }
 
+test('a status that is no number (2XX) is read anyway: body recovered, no status code, the token in an anomaly', () => {
+  const { rows, anomalies } = extract([[0, get('/a')], [1, 'HTTP/1.0 2XX OK\r\nContent-Length: 4\r\n\r\ntoto'], [0, get('/after')], [1, ok('three')]]);
+  assert.deepEqual(rows.map((r) => [r.uri, r.status_code, r.response_body_len]), [['/a', null, 4], ['/after', 200, 5]]);
+  const bad = anomalies.find((a) => a.kind === 'invalid-status');
+  assert.ok(bad && bad.detail.includes('"2XX"'), JSON.stringify(anomalies));
+  assert.equal(bad.transaction_id, rows[0].transaction_id);
+});
+
 test('a message after one that announced Connection: close is recorded as data after close', () => {
   const { rows, anomalies } = extract([[0, get('/a')], [1, ok('one', 'Connection: close\r\n')], [0, get('/b')], [1, ok('two')]]);
   assert.deepEqual(rows.map((r) => [r.uri, r.status_code]), [['/a', 200], ['/b', 200]]);
