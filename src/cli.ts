@@ -22,6 +22,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('force', { type: 'boolean', default: false, describe: 'replace the outputs of an earlier run in the output folder' })
     .option('max-heap', { type: 'number', default: 192, describe: 'heap limit in MB; a run that needs more stops with a clear message' })
     .option('keep-encoded', { type: 'boolean', default: false, describe: 'keep content-coded bodies (gzip, br, ...) as sent instead of decoded; both forms are measured and hashed in the log' })
+    .option('hashes', { type: 'string', default: 'sha256', describe: 'hashes of every recovered file, comma-separated: sha256 (always), md5, sha1' })
+    .option('layout', { choices: ['tree', 'flat'] as const, default: 'tree' as const, describe: 'files/ mirrors host and URL path (tree), or holds every file directly (flat)' })
+    .option('dedup', { type: 'boolean', default: false, describe: 'store identical bodies once; every transaction still points to the file' })
     .option('overlap', { choices: ['first', 'last'] as const, default: 'first' as const, describe: 'which copy of overlapping TCP bytes to keep (bytes already delivered are never replaced); disagreeing copies are always recorded' })
     .option('verify-checksums', { type: 'boolean', default: false, describe: 'drop TCP segments with a bad checksum (off by default: checksum offload makes valid traffic captured on the sender look bad)' })
     .example('$0 capture.pcapng -o out/', 'extract into out/')
@@ -55,7 +58,17 @@ export async function main(argv: string[]): Promise<number> {
     verifyChecksums: args.verifyChecksums,
     overlapPolicy: args.overlap,
     keepEncoded: args.keepEncoded,
+    hashes: [],
+    layout: args.layout,
+    dedup: args.dedup,
   };
+  for (const h of args.hashes.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
+    if (h === 'md5' || h === 'sha1') request.hashes!.push(h);
+    else if (h !== 'sha256') {
+      process.stderr.write(`extract-http: unknown hash "${h}" (choose from sha256, md5, sha1)\nTry: extract-http --help\n`);
+      return 2;
+    }
+  }
   const outcome = await runInWorker(request, args.maxHeap);
   if (outcome.type === 'done') {
     process.stdout.write(formatSummary(outcome.summary));

@@ -6,10 +6,11 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { MergedSource } from './capture/merge.js';
 import { join, resolve } from 'node:path';
 import { openCapture } from './capture/open.js';
+import { sha256OfFile } from './capture/input.js';
 import { CaptureError, type Packet, type PacketSource } from './capture/types.js';
 import { PacketDecoder } from './decode/decoder.js';
 import { TcpSegment } from './decode/segment.js';
-import { DEFAULT_FILE_STORE_OPTIONS, FileStore } from './evidence/file-store.js';
+import { DEFAULT_FILE_STORE_OPTIONS, FileStore, type ExtraHash } from './evidence/file-store.js';
 import { SqliteLog } from './evidence/log.js';
 import { EvidenceRecorder } from './evidence/recorder.js';
 import { HttpSessionFactory } from './http/session.js';
@@ -27,6 +28,12 @@ export interface ExtractOptions {
   verifyChecksums?: boolean;
   /** Keep content-coded bodies as sent instead of decoded (both are measured and hashed). */
   keepEncoded?: boolean;
+  /** Hashes recovered files carry besides sha256 (which they always do). */
+  hashes?: ExtraHash[];
+  /** `tree` (default) mirrors host and URL path under files/; `flat` puts every file in files/. */
+  layout?: 'tree' | 'flat';
+  /** Store identical bodies once; every row still names the file. */
+  dedup?: boolean;
   /** Which copy of overlapping TCP bytes is kept while not yet delivered (default 'first'). */
   overlapPolicy?: OverlapPolicy;
   /** Aborting stops reading; what was read is finished and written as after a full run. */
@@ -74,7 +81,13 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
   prepareOutDir(outDir, opts.force ?? false);
 
   const log = new SqliteLog(join(outDir, 'http.sqlite'));
-  const files = new FileStore(outDir, { ...DEFAULT_FILE_STORE_OPTIONS, keepEncoded: opts.keepEncoded ?? false });
+  const files = new FileStore(outDir, {
+    ...DEFAULT_FILE_STORE_OPTIONS,
+    keepEncoded: opts.keepEncoded ?? false,
+    hashes: opts.hashes ?? [],
+    layout: opts.layout ?? 'tree',
+    dedup: opts.dedup ?? false,
+  });
   const recorder = new EvidenceRecorder(log, files);
   const factory = new HttpSessionFactory(recorder);
   const tcp = new TcpReassembler(factory, { ...DEFAULT_TCP_OPTIONS, overlapPolicy: opts.overlapPolicy ?? 'first' });
@@ -113,6 +126,7 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
   }
   const between = (): Promise<void> | undefined => {
     if (opts.signal?.aborted) return Promise.reject(new Interrupted());
+    if (files.failure) return Promise.reject(files.failure);
     return files.backlog > MAX_DECODE_BACKLOG ? files.waitBacklog(MAX_DECODE_BACKLOG / 2) : undefined;
   };
   let interrupted = false;
@@ -137,8 +151,10 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
     for (const w of stats.warnings) warn(captureId, w.offset, w.message, src.name);
     packets += stats.packets;
     captureBytes += stats.bytes;
+    // A read that stopped early (damage) hashed only part of the file: hash all of it.
+    const sha256 = src.digest?.sha256 ?? (interrupted || src.name === '<stdin>' ? null : sha256OfFile(src.name));
     log.capture({
-      id: captureId, path: src.name, format: src.format, link_types: [...stats.linkTypes].join(','),
+      id: captureId, path: src.name, format: src.format, sha256, link_types: [...stats.linkTypes].join(','),
       packets: stats.packets, bytes: stats.bytes, first_ts: stats.firstTs, last_ts: stats.lastTs,
     });
   };

@@ -4,15 +4,22 @@ import { openInput, peek } from './input.js';
 import { PcapParserSource } from './pcap-parser-source.js';
 import { PcapSource } from './pcap-source.js';
 import { PcapngSource } from './pcapng-source.js';
-import { CaptureError, type PacketSource } from './types.js';
+import { CaptureError, InputDigest, type PacketSource } from './types.js';
 
 /** Opens a capture and picks its reader by magic number, never by file name. */
 export async function openCapture(path: string, signal?: AbortSignal): Promise<PacketSource> {
+  const digest = new InputDigest();
+  const source = await openSource(path, digest, signal);
+  source.digest = digest;
+  return source;
+}
+
+async function openSource(path: string, digest: InputDigest, signal?: AbortSignal): Promise<PacketSource> {
   const name = path === '-' ? '<stdin>' : path;
   const input = await openInput(path);
   // Reading may wait on a slow pipe: an abort must not wait for its next chunk.
   signal?.addEventListener('abort', () => input.destroy(new Error('interrupted')), { once: true });
-  let peeked = await peek(input, 4);
+  let peeked = await peek(digest.wrap(input), 4);
   if (peeked.head.length >= 2 && peeked.head[0] === 0x1f && peeked.head[1] === 0x8b) {
     const gunzip = createGunzip();
     const raw = Readable.from(peeked.stream, { objectMode: false });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /** One captured frame. Readers reuse a single instance: copy what must outlive the callback. */
 export interface Packet {
   /** DLT/LINKTYPE value of the interface the frame was captured on. */
@@ -41,6 +42,8 @@ export interface PacketSource {
   readonly format: CaptureFormat;
   /** Counts so far; after a failed or interrupted read, what was read before it. */
   readonly stats: ReadStats;
+  /** sha256 of the input's bytes as stored (before gunzip), set by openCapture. */
+  digest?: InputDigest;
   read(onPacket: (p: Packet) => void, between: () => Promise<void> | undefined): Promise<ReadStats>;
 }
 
@@ -53,6 +56,21 @@ export class CaptureError extends Error {
 
   static notACapture(file: string, why?: string): CaptureError {
     return new CaptureError(file, 0, 'not a capture', `not a pcap or pcapng file: ${file}${why ? ` (${why})` : ''}`);
+  }
+}
+
+/** Hashes an input's bytes as they are read: a capture is evidence too, identified by its hash. */
+export class InputDigest {
+  private readonly hash = createHash('sha256');
+  /** The whole input's sha256; null until its last byte was read. */
+  sha256: string | null = null;
+
+  async *wrap(stream: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    for await (const chunk of stream) {
+      this.hash.update(chunk);
+      yield chunk;
+    }
+    this.sha256 = this.hash.digest('hex');
   }
 }
 

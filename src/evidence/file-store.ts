@@ -5,6 +5,7 @@ import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { decoderFor, planCodings } from '../http/content-coding.js';
 import { extensionFor, NameReserver, withExtension } from './names.js';
+import { SNIFF_BYTES, sniffType, typeMismatch, type SniffedType } from './file-types.js';
 
 /** Where a body came from and what its headers claim. */
 export interface BodyMeta {
@@ -15,17 +16,27 @@ export interface BodyMeta {
   baseName: string;
   contentType: string | undefined;
   contentEncoding: string | undefined;
+  /** The name the body had on the network: Content-Disposition filename, multipart filename, or URL. */
+  originalName: string | null;
+  /** 0 for a whole body; n for the n-th part split out of a multipart body. */
+  partIndex?: number;
 }
+
+/** Hashes a recovered file can carry besides sha256, which it always does. */
+export type ExtraHash = 'md5' | 'sha1';
 
 /** A recovered body as it stands on disk. */
 export interface StoredFile {
   id: number;
   transactionId: number;
   direction: 'request' | 'response';
+  partIndex: number;
   /** Relative to the output folder, with "/" separators. */
   path: string;
   size: number;
   sha256: string;
+  md5: string | null;
+  sha1: string | null;
   /** The body as it was on the wire, de-chunked but still content-coded. */
   wireSize: number;
   wireSha256: string;
@@ -34,10 +45,18 @@ export interface StoredFile {
   decodedSha256: string | null;
   contentType: string | null;
   contentEncoding: string | null;
+  /** The content codings undone in the file's bytes ("gzip", "gzip, br"); null when it holds the wire bytes. */
+  codingRemoved: string | null;
+  /** The type the content's first bytes show, and whether the declared type contradicts it. */
+  sniffedType: string | null;
+  typeMismatch: boolean;
   decodeError: string | null;
   complete: boolean;
   missingBytes: number;
   holes: Array<[number, number]>;
+  originalName: string | null;
+  /** With --dedup: the file whose identical bytes this row points to. */
+  dedupOf: number | null;
 }
 
 export interface FileStoreOptions {
@@ -46,22 +65,61 @@ export interface FileStoreOptions {
   maxDecodeRatio: number;
   /** Keep content-coded bodies as sent; they are still decoded to measure and hash them. */
   keepEncoded: boolean;
+  hashes: ExtraHash[];
+  /** `tree` mirrors host and URL path under files/; `flat` puts every file in files/ itself. */
+  layout: 'tree' | 'flat';
+  /** Identical bodies are stored once; every row still names the file. */
+  dedup: boolean;
 }
 
 export const DEFAULT_FILE_STORE_OPTIONS: FileStoreOptions = {
   maxDecodedBytes: 4 * 1024 * 1024 * 1024,
   maxDecodeRatio: 1000,
   keepEncoded: false,
+  hashes: [],
+  layout: 'tree',
+  dedup: false,
 };
 
 const WRITE_BUFFER = 256 * 1024;
 const FILES_DIR = 'files';
 const DECODE_CONCURRENCY = 2;
 
+/** A body's bytes, whole in a temporary file, waiting for its name. */
+interface Finished {
+  meta: BodyMeta;
+  tmp: string;
+  size: number;
+  /** Hashes of the file's bytes; extra hashes left out are computed from the file. */
+  sha256: string;
+  md5?: string | null;
+  sha1?: string | null;
+  /** What the file's start shows of its type; null when the file holds bytes still coded. */
+  sniffHead: Buffer | null;
+  /** Appended to the name of a file that still holds coded bytes (".gz"). */
+  suffix: string;
+  wireSize: number;
+  wireSha256: string;
+  decodedSize: number | null;
+  decodedSha256: string | null;
+  codingRemoved: string | null;
+  decodeError: string | null;
+  complete: boolean;
+  missingBytes: number;
+  holes: Array<[number, number]>;
+}
+
+/** A body in line for its name; names are given in the order bodies ended, so every run gives the same. */
+interface Slot {
+  file: Finished | null;
+  sniffed: SniffedType | null;
+  done: (f: StoredFile) => void;
+}
+
 /**
  * Writes recovered bodies under `<out>/files/`. Bytes go to a temporary file in `<out>/.tmp/`
- * as they arrive, hashed on the way; the file gets its final name only when complete, so a
- * name in the log always points at a whole file.
+ * as they arrive, hashed on the way; the file gets its final name, from its real type, only
+ * when complete, so a name in the log always points at a whole file.
  */
 export class FileStore {
   private readonly names: NameReserver;
@@ -71,6 +129,11 @@ export class FileStore {
   private queue: Array<() => Promise<void>> = [];
   private running = 0;
   private idle: Array<() => void> = [];
+  private readonly slots: Slot[] = [];
+  /** With --dedup: the first file stored for each sha256. */
+  private readonly stored = new Map<string, { id: number; path: string }>();
+  /** A failure writing a file (a full disk): the run stops with it. */
+  failure: Error | null = null;
   files = 0;
   bytes = 0;
 
@@ -84,14 +147,15 @@ export class FileStore {
     return new BodyWriter(this, meta, join(this.tmpDir, `${++this.tmpSeq}.wire`), done);
   }
 
-  /** Decode jobs waiting or running: the packet loop waits when this grows. */
+  /** Bodies decoding, or ended and waiting for their name: the packet loop waits when this grows. */
   get backlog(): number {
-    return this.queue.length + this.running;
+    return this.queue.length + this.running + this.slots.length;
   }
 
-  /** Resolves when the backlog is at most `n`. */
+  /** Resolves when the backlog is at most `n`; rejects when writing a file failed. */
   async waitBacklog(n: number): Promise<void> {
-    while (this.backlog > n) await new Promise<void>((r) => this.idle.push(r));
+    while (this.backlog > n && !this.failure) await new Promise<void>((r) => this.idle.push(r));
+    if (this.failure) throw this.failure;
   }
 
   async drain(): Promise<void> {
@@ -102,27 +166,23 @@ export class FileStore {
     rmSync(this.tmpDir, { recursive: true, force: true });
   }
 
-  /** @internal */
-  place(meta: BodyMeta, contentType: string | undefined, suffix = ''): string {
-    const name = directionName(withExtension(meta.baseName, contentType), contentType, meta.direction) + suffix;
-    const rel = this.names.reserve([FILES_DIR, ...meta.dirs], name);
-    mkdirSync(join(this.outDir, rel, '..'), { recursive: true });
-    return rel;
+  /** @internal Holds a body's place in line for its name. */
+  slot(done: (f: StoredFile) => void): Slot {
+    const s: Slot = { file: null, sniffed: null, done };
+    this.slots.push(s);
+    return s;
   }
 
-  /** @internal */
-  commit(f: Omit<StoredFile, 'id'>, tmp: string, done: (f: StoredFile) => void): void {
-    renameSync(tmp, join(this.outDir, f.path));
-    this.names.settle(f.path);
-    const stored = { ...f, id: this.nextId++ };
-    this.files++;
-    this.bytes += f.size;
-    done(stored);
-  }
-
-  /** @internal A reserved name that will stay unused. */
-  release(path: string): void {
-    this.names.settle(path);
+  /** @internal The body's bytes are final: find its type, then name the files that are next in line. */
+  fill(slot: Slot, file: Finished): void {
+    const extra = this.opts.hashes.filter((h) => file[h] === undefined);
+    Promise.all([file.sniffHead ? sniffType(file.sniffHead) : null, extra.length ? hashFile(file.tmp, extra) : null])
+      .then(([sniffed, hashes]) => {
+        slot.sniffed = sniffed;
+        slot.file = hashes ? { ...file, ...hashes } : file;
+        this.placeReady();
+      })
+      .catch((e: unknown) => this.fail(e));
   }
 
   /** @internal */
@@ -141,18 +201,117 @@ export class FileStore {
     return this.opts;
   }
 
+  private placeReady(): void {
+    try {
+      while (this.slots.length > 0 && this.slots[0].file) {
+        const s = this.slots[0];
+        this.place(s.file!, s.sniffed, s.done);
+        this.slots.shift();
+      }
+    } catch (e) {
+      this.fail(e);
+    }
+    this.wake();
+  }
+
+  private place(f: Finished, sniffed: SniffedType | null, done: (f: StoredFile) => void): void {
+    const meta = f.meta;
+    const declared = meta.contentType ?? null;
+    let path: string;
+    let dedupOf: number | null = null;
+    const prev = this.opts.dedup ? this.stored.get(f.sha256) : undefined;
+    if (prev) {
+      rmSync(f.tmp, { force: true });
+      path = prev.path;
+      dedupOf = prev.id;
+    } else {
+      // The extension is the real type's where the bytes show one, else the declared type's.
+      const nameType = f.sniffHead === null ? undefined : sniffed && sniffed.mime !== 'text/plain' ? sniffed.mime : meta.contentType;
+      const name = directionName(withExtension(meta.baseName, f.suffix && !nameType ? undefined : nameType), nameType, meta.direction) + f.suffix;
+      path = this.names.reserve(this.opts.layout === 'flat' ? [FILES_DIR] : [FILES_DIR, ...meta.dirs], name);
+      mkdirSync(join(this.outDir, path, '..'), { recursive: true });
+      renameSync(f.tmp, join(this.outDir, path));
+      this.names.settle(path);
+      this.bytes += f.size;
+    }
+    const id = this.nextId++;
+    if (this.opts.dedup && !prev) this.stored.set(f.sha256, { id, path });
+    this.files++;
+    done({
+      id, transactionId: meta.transactionId, direction: meta.direction, partIndex: meta.partIndex ?? 0, path, size: f.size,
+      sha256: f.sha256, md5: f.md5 ?? null, sha1: f.sha1 ?? null, wireSize: f.wireSize, wireSha256: f.wireSha256,
+      decodedSize: f.decodedSize, decodedSha256: f.decodedSha256, contentType: declared, contentEncoding: meta.contentEncoding ?? null,
+      codingRemoved: f.codingRemoved, sniffedType: sniffed?.mime ?? null, typeMismatch: typeMismatch(declared, sniffed),
+      decodeError: f.decodeError, complete: f.complete, missingBytes: f.missingBytes, holes: f.holes,
+      originalName: meta.originalName, dedupOf,
+    });
+  }
+
+  private fail(e: unknown): void {
+    this.failure ??= e instanceof Error ? e : new Error(String(e));
+    this.wake();
+  }
+
+  private wake(): void {
+    const waiters = this.idle;
+    this.idle = [];
+    for (const w of waiters) w();
+  }
+
   private pump(): void {
     while (this.running < DECODE_CONCURRENCY && this.queue.length > 0) {
       const job = this.queue.shift()!;
       this.running++;
-      job().finally(() => {
+      job().catch((e: unknown) => this.fail(e)).finally(() => {
         this.running--;
         this.pump();
-        const waiters = this.idle;
-        this.idle = [];
-        for (const w of waiters) w();
+        this.wake();
       });
     }
+  }
+}
+
+/** sha256 always, and the extra hashes asked for, over the same bytes. */
+class Digests {
+  private readonly sha256 = createHash('sha256');
+  private readonly extra: Array<[ExtraHash, Hash]>;
+
+  constructor(extra: ExtraHash[]) {
+    this.extra = extra.map((h) => [h, createHash(h)]);
+  }
+
+  update(b: Buffer): void {
+    this.sha256.update(b);
+    for (const [, h] of this.extra) h.update(b);
+  }
+
+  digest(): { sha256: string; md5?: string; sha1?: string } {
+    const out: { sha256: string; md5?: string; sha1?: string } = { sha256: this.sha256.digest('hex') };
+    for (const [name, h] of this.extra) out[name] = h.digest('hex');
+    return out;
+  }
+}
+
+async function hashFile(path: string, which: ExtraHash[]): Promise<Partial<Record<ExtraHash, string>>> {
+  const hashes = which.map((h) => [h, createHash(h)] as const);
+  for await (const chunk of createReadStream(path)) for (const [, h] of hashes) h.update(chunk as Buffer);
+  return Object.fromEntries(hashes.map(([name, h]) => [name, h.digest('hex')]));
+}
+
+/** Keeps the first bytes of a stream, for sniffing its type. */
+class HeadKeeper {
+  private parts: Buffer[] = [];
+  private len = 0;
+
+  add(chunk: Buffer): void {
+    if (this.len >= SNIFF_BYTES) return;
+    const piece = Buffer.from(chunk.subarray(0, SNIFF_BYTES - this.len));
+    this.parts.push(piece);
+    this.len += piece.length;
+  }
+
+  get bytes(): Buffer {
+    return this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts);
   }
 }
 
@@ -161,15 +320,19 @@ export class BodyWriter {
   private fd: number;
   private buf = Buffer.allocUnsafe(WRITE_BUFFER);
   private used = 0;
-  private readonly hash: Hash = createHash('sha256');
+  private readonly plan: ReturnType<typeof planCodings>;
+  private readonly hash: Digests;
   private size = 0;
   private missing = 0;
   private holes: Array<[number, number]> = [];
-  private head = Buffer.alloc(0);
+  private readonly head = new HeadKeeper();
   private finished = false;
 
   constructor(private readonly store: FileStore, private readonly meta: BodyMeta, private readonly tmp: string, private readonly done: (f: StoredFile) => void) {
     this.fd = openSync(tmp, 'w');
+    this.plan = planCodings(meta.contentEncoding);
+    // Extra hashes of the wire bytes only when they are likely to be the file.
+    this.hash = new Digests(this.plan.decode.length === 0 || store.limits.keepEncoded ? store.limits.hashes : []);
   }
 
   write(chunk: Buffer, hole: boolean): void {
@@ -180,7 +343,7 @@ export class BodyWriter {
       else this.holes.push([this.size, chunk.length]);
       this.missing += chunk.length;
     }
-    if (this.head.length < 2) this.head = Buffer.concat([this.head, chunk.subarray(0, 2 - this.head.length)]);
+    this.head.add(chunk);
     this.size += chunk.length;
     this.hash.update(chunk);
     if (chunk.length >= WRITE_BUFFER) {
@@ -198,43 +361,37 @@ export class BodyWriter {
     this.finished = true;
     this.flush();
     closeSync(this.fd);
-    const meta = this.meta;
-    const wireSha256 = this.hash.digest('hex');
-    const plan = planCodings(meta.contentEncoding);
+    const slot = this.store.slot(this.done);
+    const plan = this.plan;
+    const wire = this.hash.digest();
     const base = {
-      transactionId: meta.transactionId,
-      direction: meta.direction,
-      wireSize: this.size,
-      wireSha256,
-      contentType: meta.contentType ?? null,
-      contentEncoding: meta.contentEncoding ?? null,
-      missingBytes: this.missing,
-      holes: this.holes,
-      decodedSize: null,
-      decodedSha256: null,
+      meta: this.meta, wireSize: this.size, wireSha256: wire.sha256, missingBytes: this.missing, holes: this.holes,
+      decodedSize: null, decodedSha256: null, codingRemoved: null,
     };
     if (plan.decode.length === 0 || this.missing > 0) {
       // Nothing to undo, or holes that no decompressor could cross: keep the bytes as sent.
       const why = plan.unknown ? `unknown content coding "${plan.unknown}"` : plan.decode.length ? 'not decoded: the body has missing bytes' : null;
       const coded = plan.unknown !== null || plan.decode.length > 0;
-      const path = this.store.place(meta, coded ? undefined : meta.contentType, coded ? codedSuffix(plan.unknown ?? plan.decode[0]) : '');
-      this.store.commit({ ...base, path, size: this.size, sha256: wireSha256, decodeError: why, complete: complete && this.missing === 0 }, this.tmp, this.done);
+      this.store.fill(slot, {
+        ...base, ...(coded ? { sha256: wire.sha256 } : wire), tmp: this.tmp, size: this.size, sniffHead: coded ? null : this.head.bytes,
+        suffix: coded ? codedSuffix(plan.unknown ?? plan.decode[0]) : '', decodeError: why, complete: complete && this.missing === 0,
+      });
       return;
     }
-    const keep = this.store.limits.keepEncoded;
-    const path = this.store.place(meta, meta.contentType, keep ? codedSuffix(plan.decode[0]) : '');
-    this.store.schedule(() => this.decode(plan.decode, path, base, complete, keep));
+    this.store.schedule(() => this.decode(slot, base, wire, complete));
   }
 
-  private async decode(codings: ReturnType<typeof planCodings>['decode'], path: string, base: Omit<StoredFile, 'id' | 'path' | 'size' | 'sha256' | 'decodeError' | 'complete'>, complete: boolean, keepEncoded: boolean): Promise<void> {
+  private async decode(slot: Slot, base: Omit<Finished, 'tmp' | 'size' | 'sha256' | 'sniffHead' | 'suffix' | 'decodeError' | 'complete'>, wire: ReturnType<Digests['digest']>, complete: boolean): Promise<void> {
+    const codings = this.plan.decode;
+    const keepEncoded = this.store.limits.keepEncoded;
     const out = this.store.newTmp('dec');
     const limits = this.store.limits;
     const cap = Math.min(limits.maxDecodedBytes, Math.max(64 * 1024 * 1024, base.wireSize * limits.maxDecodeRatio));
-    const meter = new Meter(cap);
+    const meter = new Meter(cap, keepEncoded ? [] : limits.hashes);
     let error: string | null = null;
     try {
       // Each stage's first bytes decide raw vs zlib-wrapped deflate; only the outer one is known here.
-      const stages = codings.map((c, i) => decoderFor(c, i === 0 ? this.head : Buffer.alloc(0)));
+      const stages = codings.map((c, i) => decoderFor(c, i === 0 ? this.head.bytes : Buffer.alloc(0)));
       const sink = keepEncoded ? new Writable({ write: (_c, _e, cb) => cb() }) : createWriteStream(out);
       await pipeline([createReadStream(this.tmp), ...stages, meter, sink]);
     } catch (e) {
@@ -244,19 +401,27 @@ export class BodyWriter {
     if (error !== null && (meter.capped || meter.size === 0)) {
       // A bomb, or nothing decodable: the raw body is the evidence.
       rmSync(out, { force: true });
-      const rawPath = this.store.place(this.meta, undefined, codedSuffix(codings[0]));
-      this.store.commit({ ...base, path: rawPath, size: base.wireSize, sha256: base.wireSha256, decodeError: meter.capped ? `decoded size cap of ${cap} bytes reached; raw body kept` : error, complete }, this.tmp, this.done);
-      this.store.release(path);
+      this.store.fill(slot, {
+        ...base, tmp: this.tmp, size: base.wireSize, sha256: base.wireSha256, sniffHead: null, suffix: codedSuffix(codings[0]),
+        decodeError: meter.capped ? `decoded size cap of ${cap} bytes reached; raw body kept` : error, complete,
+      });
       return;
     }
-    const decoded = { decodedSize: meter.size, decodedSha256: meter.digest() };
+    const digests = meter.digest();
+    const decoded = { decodedSize: meter.size, decodedSha256: digests.sha256 };
     if (keepEncoded) {
-      // The file is the wire body; the decoded form is measured and hashed only.
-      this.store.commit({ ...base, ...decoded, path, size: base.wireSize, sha256: base.wireSha256, decodeError: error, complete: complete && error === null }, this.tmp, this.done);
+      // The file is the wire body; the decoded form is measured, hashed and sniffed only.
+      this.store.fill(slot, {
+        ...base, ...decoded, ...wire, tmp: this.tmp, size: base.wireSize, sniffHead: meter.head.bytes, suffix: codedSuffix(codings[0]),
+        decodeError: error, complete: complete && error === null,
+      });
       return;
     }
     rmSync(this.tmp, { force: true });
-    this.store.commit({ ...base, ...decoded, path, size: meter.size, sha256: decoded.decodedSha256, decodeError: error, complete: complete && error === null }, out, this.done);
+    this.store.fill(slot, {
+      ...base, ...decoded, ...digests, tmp: out, size: meter.size, sniffHead: meter.head.bytes, suffix: '',
+      codingRemoved: [...codings].reverse().join(', '), decodeError: error, complete: complete && error === null,
+    });
   }
 
   private flush(): void {
@@ -285,13 +450,15 @@ function writeAll(fd: number, b: Buffer): void {
   while (off < b.length) off += writeSync(fd, b, off, b.length - off);
 }
 
-/** Counts and hashes decoded bytes, and stops the pipeline at the size cap. */
+/** Counts, hashes and keeps the start of decoded bytes, and stops the pipeline at the size cap. */
 class Meter extends Transform {
   size = 0;
   capped = false;
-  private readonly hash = createHash('sha256');
-  constructor(private readonly cap: number) {
+  readonly head = new HeadKeeper();
+  private readonly hash: Digests;
+  constructor(private readonly cap: number, extra: ExtraHash[]) {
     super();
+    this.hash = new Digests(extra);
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     if (this.size + chunk.length > this.cap) {
@@ -301,9 +468,10 @@ class Meter extends Transform {
     }
     this.size += chunk.length;
     this.hash.update(chunk);
+    this.head.add(chunk);
     cb(null, chunk);
   }
-  digest(): string {
-    return this.hash.digest('hex');
+  digest(): ReturnType<Digests['digest']> {
+    return this.hash.digest();
   }
 }

@@ -32,7 +32,7 @@ export class SqliteLog {
       stmt: this.db.prepare(`INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`),
     });
     this.stmts = {
-      capture: insert('captures', ['id', 'path', 'format', 'link_types', 'packets', 'bytes', 'first_ts', 'last_ts']),
+      capture: insert('captures', ['id', 'path', 'format', 'sha256', 'link_types', 'packets', 'bytes', 'first_ts', 'last_ts']),
       connection: insert('connections', CONNECTION_COLUMNS),
       transaction: insert('transactions', TRANSACTION_COLUMNS),
       header: insert('headers', ['transaction_id', 'direction', 'position', 'name', 'value']),
@@ -100,6 +100,7 @@ export const TRANSACTION_COLUMNS = [
 ];
 
 export const FILE_COLUMNS = [
-  'id', 'transaction_id', 'direction', 'path', 'size', 'sha256', 'wire_size', 'wire_sha256', 'decoded_size', 'decoded_sha256', 'content_type',
-  'content_encoding', 'decode_error', 'complete', 'missing_bytes', 'missing_ranges',
+  'id', 'transaction_id', 'direction', 'part_index', 'path', 'size', 'md5', 'sha1', 'sha256', 'wire_size', 'wire_sha256', 'decoded_size',
+  'decoded_sha256', 'declared_type', 'sniffed_type', 'type_mismatch', 'content_encoding', 'coding_removed', 'decode_error', 'complete',
+  'missing_bytes', 'missing_ranges', 'ranges_present', 'original_name', 'dedup_of',
 ];

@@ -54,6 +54,13 @@ export function pathSegments(uri: string): string[] {
   return safe;
 }
 
+/** The last part of a URL's path as the client sent it (percent-decoded), or null for a directory URL. */
+export function urlFileName(uri: string): string | null {
+  const path = uri.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '').split(/[?#]/, 1)[0];
+  const last = path.slice(path.lastIndexOf('/') + 1);
+  return last ? decode(last) : null;
+}
+
 /** A folder name for the server: the Host header without its port's colon, else the address. */
 export function hostSegment(host: string | undefined, serverIp: string, serverPort: number): string {
   let h = (host ?? '').trim().toLowerCase();

@@ -3,7 +3,7 @@ import type { ConnectionSummary, HttpSink } from '../http/session.js';
 import type { ConnectionView } from '../tcp/stream.js';
 import type { FileStore, StoredFile } from './file-store.js';
 import type { SqliteLog } from './log.js';
-import { hostSegment, pathSegments } from './names.js';
+import { hostSegment, pathSegments, safeSegment, urlFileName } from './names.js';
 import { basicAuth, dispositionFilename } from '../http/head-fields.js';
 
 interface TxnFiles {
@@ -31,14 +31,19 @@ export class EvidenceRecorder implements HttpSink {
     const entry = this.entry(txn.id);
     entry.outstanding++;
     const host = hostSegment(txn.request?.header('host'), conn.ip[1], conn.port[1]);
-    const segs = txn.request?.head?.url !== undefined ? pathSegments(txn.request.head.url) : ['_unknown', `transaction-${txn.id}`];
+    const url = txn.request?.head?.url;
+    const segs = url !== undefined ? pathSegments(url) : ['_unknown', `transaction-${txn.id}`];
+    // A name the sender gave the body wins over the URL's; only its last part, made safe.
+    const given = dispositionFilename(msg.header('content-disposition'));
+    const givenBase = given?.split(/[/\\]/).filter((s) => s !== '' && s !== '.' && s !== '..').pop();
     return this.files.open({
       transactionId: txn.id,
       direction: msg.kind,
       dirs: [host, ...segs.slice(0, -1)],
-      baseName: segs[segs.length - 1],
+      baseName: givenBase ? safeSegment(givenBase) : segs[segs.length - 1],
       contentType: msg.header('content-type'),
       contentEncoding: msg.header('content-encoding'),
+      originalName: given ?? (url !== undefined ? urlFileName(url) : null),
     }, (f) => {
       entry[msg.kind] = f;
       entry.outstanding--;
@@ -149,9 +154,25 @@ export class EvidenceRecorder implements HttpSink {
 
 function fileRow(f: StoredFile): Record<string, string | number | null> {
   return {
-    id: f.id, transaction_id: f.transactionId, direction: f.direction, path: f.path, size: f.size, sha256: f.sha256,
-    wire_size: f.wireSize, wire_sha256: f.wireSha256, decoded_size: f.decodedSize, decoded_sha256: f.decodedSha256, content_type: f.contentType, content_encoding: f.contentEncoding,
+    id: f.id, transaction_id: f.transactionId, direction: f.direction, part_index: f.partIndex, path: f.path, size: f.size,
+    md5: f.md5, sha1: f.sha1, sha256: f.sha256,
+    wire_size: f.wireSize, wire_sha256: f.wireSha256, decoded_size: f.decodedSize, decoded_sha256: f.decodedSha256,
+    declared_type: f.contentType, sniffed_type: f.sniffedType, type_mismatch: f.typeMismatch ? 1 : 0,
+    content_encoding: f.contentEncoding, coding_removed: f.codingRemoved,
     decode_error: f.decodeError, complete: f.complete ? 1 : 0, missing_bytes: f.missingBytes,
-    missing_ranges: f.holes.length ? JSON.stringify(f.holes) : null,
+    missing_ranges: f.holes.length ? JSON.stringify(f.holes) : null, ranges_present: JSON.stringify(present(f.size, f.holes)),
+    original_name: f.originalName, dedup_of: f.dedupOf,
   };
+}
+
+/** The [offset, length] ranges of a body that were captured: all of it but its holes. */
+function present(size: number, holes: Array<[number, number]>): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let at = 0;
+  for (const [off, len] of holes) {
+    if (off > at) out.push([at, off - at]);
+    at = off + len;
+  }
+  if (size > at) out.push([at, size - at]);
+  return out;
 }

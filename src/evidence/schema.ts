@@ -2,13 +2,14 @@
  * The SQLite log. Tables are ours to evolve; the `http` view is the fixed, flat contract that
  * other programs read. `PRAGMA user_version` says which schema a file holds.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const SCHEMA = `
 CREATE TABLE captures (
   id          INTEGER PRIMARY KEY,
   path        TEXT NOT NULL,
   format      TEXT,
+  sha256      TEXT,
   link_types  TEXT,
   packets     INTEGER,
   bytes       INTEGER,
@@ -99,19 +100,28 @@ CREATE TABLE files (
   id               INTEGER PRIMARY KEY,
   transaction_id   INTEGER NOT NULL,
   direction        TEXT NOT NULL,
-  path             TEXT NOT NULL UNIQUE,
+  part_index       INTEGER NOT NULL DEFAULT 0,
+  path             TEXT NOT NULL,
   size             INTEGER NOT NULL,
+  md5              TEXT,
+  sha1             TEXT,
   sha256           TEXT NOT NULL,
   wire_size        INTEGER NOT NULL,
   wire_sha256      TEXT NOT NULL,
   decoded_size     INTEGER,
   decoded_sha256   TEXT,
-  content_type     TEXT,
+  declared_type    TEXT,
+  sniffed_type     TEXT,
+  type_mismatch    INTEGER NOT NULL DEFAULT 0,
   content_encoding TEXT,
+  coding_removed   TEXT,
   decode_error     TEXT,
   complete         INTEGER NOT NULL,
   missing_bytes    INTEGER NOT NULL,
-  missing_ranges   TEXT
+  missing_ranges   TEXT,
+  ranges_present   TEXT,
+  original_name    TEXT,
+  dedup_of         INTEGER
 );
 
 CREATE TABLE anomalies (
@@ -174,7 +184,8 @@ CREATE INDEX IF NOT EXISTS transactions_ts ON transactions(ts);
 CREATE INDEX IF NOT EXISTS transactions_connection ON transactions(connection_id);
 CREATE INDEX IF NOT EXISTS headers_transaction ON headers(transaction_id);
 CREATE INDEX IF NOT EXISTS files_sha256 ON files(sha256);
-CREATE INDEX IF NOT EXISTS files_type ON files(content_type);
+CREATE INDEX IF NOT EXISTS files_declared_type ON files(declared_type);
+CREATE INDEX IF NOT EXISTS files_sniffed_type ON files(sniffed_type);
 CREATE INDEX IF NOT EXISTS files_transaction ON files(transaction_id);
 CREATE INDEX IF NOT EXISTS anomalies_kind ON anomalies(kind);
 `;
