@@ -5,22 +5,60 @@
 //   // cap = { pcap, pcapng, truth (array sorted by request arrival), truthFile,
 //   //         truthDoc, mode, packets, dropped, server, client, durationMs, expected }
 //
-// Scenarios: `full`, `sample`, and `http5` (content codings br / gzip,gzip / raw deflate, gzip
-// with response trailers, WebSocket, a CONNECT proxy tunnel, Expect: 100-continue refused
-// before the body, HEAD, 304, HTTP/1.0 close-delimited). In `http5` the server also runs a
+// Scenarios: `full`, `sample`, `evidence` (below), and `http5` (content codings br /
+// gzip,gzip / raw deflate, gzip with response trailers, WebSocket, a CONNECT proxy tunnel,
+// Expect: 100-continue refused before the body, HEAD, 304, HTTP/1.0 close-delimited).
+// In `http5` the server also runs a
 // CONNECT proxy (port 3128, or a free one on loopback: cap.server.proxy_port); the request
 // curl sends through the tunnel is in the truth with `inside_tunnel: true` and the CONNECT as
 // its own record (tag `<tag>-connect`, uri host:port, tunnel_bytes_c2s/s2c). The WebSocket
 // record has ws_bytes_c2s/s2c (frame bytes after the handshake, each way); the trailers
 // response has response_trailers [[name, value], ...]; refused uploads have body_refused.
+//
+// Scenario `evidence` (for file evidence: multipart parts, ranged downloads, declared vs real
+// type, hostile names; content in evidence.js), all with curl, one connection per step:
+//   1. POST /t01/upload/form, multipart/form-data (-F): report.pdf (a ~150 KB PDF), pixel.png
+//      and a plain field `note`;
+//   2. POST /t02/upload/hostile: part filenames "../../etc/passwd" and "C:\Windows\evil.exe"
+//      (sent as is, backslashes unescaped) and a plain field;
+//   3-5. GET /range/big.bin (300000 bytes) with Range 0-99999, 100000-199999, 200000-, each
+//      on its own connection: together the whole resource;
+//   6. on one connection: Range 0-99,1000-1999 (206 multipart/byteranges), then -50000;
+//   7. GET /range/partial.bin (120000 bytes): 0-29999 and 70000-99999 only (incomplete);
+//   8. /tNN/mismatch/photo.jpg (a PE .exe as image/jpeg), blob.bin (a PNG as
+//      application/octet-stream), notes.txt (a ZIP as text/plain);
+//   9. --path-as-is GETs of /../../escape.txt, /..%2f..%2fescape2.txt, /CON,
+//      /a%5Cb%5C..%5C..%5Cc.txt and a 300-character file name;
+//   10. /tNN/attach/{dotdot,absolute,rfc5987}: Content-Disposition filename "../../evil.sh",
+//      "/etc/shadow", filename*=UTF-8''..%2F..%2Fx.bin.
+// The range and hostile-path requests cannot carry their tag in the URL: curl sends it in an
+// X-Harness-Tag request header (so several records share the uri /range/big.bin). Every
+// evidence record has `evidence` (multipart-upload, range, type-mismatch, hostile-name,
+// hostile-disposition) and:
+//   uploads: parts [{name, filename, content_type, size, sha256}] = the parts with a filename,
+//     filename as between the quotes, size/sha256 of the part's content as sent; fields [{name,
+//     value, size, sha256}] = the others. request_sha256 differs between runs (curl's random
+//     boundary); the parts do not.
+//   206: range {resource (URL path), etag, start, end, total, multipart, ranges: [{start, end,
+//     size, sha256}]}; end inclusive; multipart: start/end span the pieces listed in ranges;
+//     response_sha256 is of the body as sent (the piece, or the whole multipart/byteranges).
+//   mismatches: declared_type (the Content-Type sent), real_type (application/x-msdownload,
+//     image/png, application/zip).
+//   attachments: content_disposition {header (as sent), filename (decoded)}.
+// The truth document (and the returned object) also has resources [{resource, etag,
+// last_modified, content_type, size, sha256, fetched: [[start, end], ...] (merged, inclusive),
+// complete}], one per resource some 206 delivered. makeCapture checks that the parts the server
+// parsed are exactly the files curl sent.
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { withLink, run, childGroup } from './netns.js';
 import { uploadBody } from './content.js';
+import * as E from './evidence.js';
 import { pcapToPcapng, countPcapPackets } from './pcapng.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -30,6 +68,10 @@ const NODE = process.execPath;
 
 function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+function sha256Hex(buf) {
+  return crypto.createHash('sha256').update(buf).digest('hex');
 }
 
 function haveCmd(cmd) {
@@ -49,9 +91,13 @@ function scenarioBuilder() {
 }
 
 /**
- * curl step. items: [{method, path, args?: [...], head?: bool}]
+ * curl step. items: [{method, path, args?: [...], head?: bool, tag?, pathAsIs?, files?}]
  * All items go into ONE curl invocation separated by --next, so curl keeps
  * one connection alive for all of them (unless the server closes it).
+ * An item's tag is the first segment of its path, unless it has `tag` (sent in an
+ * X-Harness-Tag request header: for paths that cannot carry it). pathAsIs: curl --path-as-is
+ * (no squashing of /../ and /./). files: names of evidence.js upload files; each "{file:NAME}"
+ * in args becomes the path of that file, written for the item.
  */
 function curlStep({ family = 4, port = 'main', items, label }) {
   return { kind: 'curl', family, port, items, label };
@@ -59,6 +105,11 @@ function curlStep({ family = 4, port = 'main', items, label }) {
 
 function rawStep({ family = 4, port = 'main', rcase, items, size, label }) {
   return { kind: 'raw', family, port, rcase, items, size, label };
+}
+
+/** The tag of a scenario item (see curlStep). */
+function itemTag(it) {
+  return it.tag ?? it.path.split('/')[1];
 }
 
 const SCENARIOS = {
@@ -230,6 +281,68 @@ const SCENARIOS = {
     ];
   },
 
+  evidence() {
+    const { t } = scenarioBuilder();
+    const NOEXPECT = ['-H', 'Expect:']; // the same body bytes whatever curl's Expect threshold
+    const ranged = (resource, range) => ({ method: 'GET', path: resource, tag: t(), args: ['-r', range] });
+    return [
+      curlStep({
+        label: 'multipart upload: report.pdf + pixel.png + a plain field',
+        items: [
+          {
+            method: 'POST',
+            path: `/${t()}/upload/form`,
+            files: ['report.pdf', 'pixel.png'],
+            args: [...NOEXPECT, '-F', 'report=@{file:report.pdf};type=application/pdf',
+              '-F', 'pixel=@{file:pixel.png};type=image/png', '-F', 'note=quarterly figures, draft 3'],
+          },
+        ],
+      }),
+      curlStep({
+        label: 'multipart upload with hostile part filenames (../../etc/passwd, C:\\Windows\\evil.exe)',
+        items: [
+          {
+            method: 'POST',
+            path: `/${t()}/upload/hostile`,
+            files: ['passwd.txt', 'evil.exe'],
+            args: [...NOEXPECT, '-F', 'file=@{file:passwd.txt};filename=../../etc/passwd;type=text/plain',
+              '-F', 'tool=@{file:evil.exe};filename=C:\\Windows\\evil.exe;type=application/octet-stream',
+              '-F', 'comment=see attachments'],
+          },
+        ],
+      }),
+      // /range/big.bin (300000 bytes) in three pieces over three connections: stitched, whole.
+      curlStep({ label: 'range big.bin 0-99999', items: [ranged('/range/big.bin', '0-99999')] }),
+      curlStep({ label: 'range big.bin 100000-199999', items: [ranged('/range/big.bin', '100000-199999')] }),
+      curlStep({ label: 'range big.bin 200000-', items: [ranged('/range/big.bin', '200000-')] }),
+      curlStep({
+        label: 'range big.bin multi-range (multipart/byteranges) + suffix -50000',
+        items: [ranged('/range/big.bin', '0-99,1000-1999'), ranged('/range/big.bin', '-50000')],
+      }),
+      // /range/partial.bin (120000 bytes): two non-adjacent pieces only, stitched incomplete.
+      curlStep({
+        label: 'range partial.bin 0-29999 + 70000-99999 (incomplete)',
+        items: [ranged('/range/partial.bin', '0-29999'), ranged('/range/partial.bin', '70000-99999')],
+      }),
+      curlStep({
+        label: 'declared type != real type (exe as image/jpeg, png as octet-stream, zip as text/plain)',
+        items: [
+          { method: 'GET', path: `/${t()}/mismatch/photo.jpg` },
+          { method: 'GET', path: `/${t()}/mismatch/blob.bin` },
+          { method: 'GET', path: `/${t()}/mismatch/notes.txt` },
+        ],
+      }),
+      curlStep({
+        label: 'hostile URL paths (--path-as-is)',
+        items: E.HOSTILE_PATHS.map((p) => ({ method: 'GET', path: p, tag: t(), pathAsIs: true })),
+      }),
+      curlStep({
+        label: 'hostile Content-Disposition filenames',
+        items: E.DISPOSITION_KINDS.map((k) => ({ method: 'GET', path: `/${t()}/attach/${k}` })),
+      }),
+    ];
+  },
+
   sample() {
     const { t } = scenarioBuilder();
     const AE = ['-H', 'Accept-Encoding: gzip, deflate'];
@@ -313,7 +426,7 @@ export function scenarioPlan(scenario) {
   const reqs = [];
   steps.forEach((s, i) => {
     for (const it of s.items) {
-      reqs.push({ tag: it.path.split('/')[1], method: it.method, path: it.path, step: i + 1, label: s.label });
+      reqs.push({ tag: itemTag(it), method: it.method, path: it.path, step: i + 1, label: s.label });
     }
   });
   return { steps, reqs };
@@ -348,13 +461,23 @@ function curlArgs(link, ports, step, uploadDir, opts = {}) {
     args.push('-A', 'extract-http-harness (curl)');
     if (step.family === 6) args.push('-6');
     else args.push('-4');
-    args.push('-o', '/dev/null', '-w', `${it.path} %{http_code} %{num_connects} %{size_download} %{size_upload}\\n`);
+    const wPath = it.path.replace(/%/g, '%%'); // -w: a literal %
+    args.push('-o', '/dev/null', '-w', `${wPath} %{http_code} %{num_connects} %{size_download} %{size_upload}\\n`);
     if (it.head) args.push('-I');
+    if (it.tag) args.push('-H', `X-Harness-Tag: ${it.tag}`);
+    if (it.pathAsIs) args.push('--path-as-is');
     let extra = it.args || [];
     if (it.upload) {
       const f = path.join(uploadDir, `${it.path.split('/')[1]}.upload`);
       fs.writeFileSync(f, uploadBody(it.path, it.upload.size));
       extra = extra.map((a) => (a === '@UPLOAD' ? `@${f}` : a === 'UPLOAD' ? f : a));
+    }
+    if (it.files) {
+      // Each file under its own name (curl sends the base name as the part's filename).
+      const d = path.join(uploadDir, itemTag(it));
+      fs.mkdirSync(d, { recursive: true });
+      for (const name of it.files) fs.writeFileSync(path.join(d, name), E.uploadFile(name));
+      extra = extra.map((a) => a.replace(/\{file:([^}]+)\}/g, (_, name) => path.join(d, name)));
     }
     args.push(...extra);
     if (it.method === 'PUT' && !extra.includes('-T')) args.push('-X', 'PUT');
@@ -594,13 +717,29 @@ export async function makeCapture({ scenario, dir, timeoutMs = 60000, loopback =
   }
   // Requests sent through the proxy: their CONNECT must be recorded (and finished) too.
   for (const r of expected) {
-    const it = steps.flatMap((s) => s.items).find((x) => x.path === r.path);
+    const it = steps.flatMap((s) => s.items).find((x) => x.path === r.path && itemTag(x) === r.tag);
     if (!it.proxy) continue;
     const c = truth.find((x) => x.method === 'CONNECT' && x.tag === `${r.tag}-connect`);
     if (!c || !c.complete) throw new Error(`server did not record a finished CONNECT for ${r.path}`);
     const inner = truth.find((x) => x.tag === r.tag && x.method === r.method);
     if (!inner.inside_tunnel) throw new Error(`${r.path} did not arrive through the tunnel`);
   }
+
+  // Multipart uploads (evidence): the server parsed, as the parts with a filename, exactly the
+  // files curl sent.
+  for (const it of steps.flatMap((s) => s.items)) {
+    if (!it.files) continue;
+    const rec = truth.find((x) => x.tag === itemTag(it) && x.method === it.method);
+    const got = (rec.parts || []).map((p) => p.sha256).sort();
+    const want = it.files.map((f) => sha256Hex(E.uploadFile(f))).sort();
+    if (JSON.stringify(got) !== JSON.stringify(want)) {
+      throw new Error(
+        `${it.path}: the server parsed parts ${JSON.stringify(rec.parts)}, not the files ${it.files.join(', ')}`,
+      );
+    }
+  }
+  // Range resources (evidence): what the 206 responses delivered of each.
+  const resources = E.resourcesOf(truth);
 
   // pcap checks + pcapng
   if (!fs.existsSync(pcap)) throw new Error(`tcpdump wrote no ${pcap}: ${st}`);
@@ -622,6 +761,7 @@ export async function makeCapture({ scenario, dir, timeoutMs = 60000, loopback =
     client: { ip: link.clientIp, ip6: link.clientIp6 },
     capture: { packets, tcpdump_captured: st.captured, tcpdump_dropped: st.dropped },
     connections: clientLog.map((c) => ({ label: c.label, connections: c.connections })),
+    ...(resources.length ? { resources } : {}),
     transactions: truth,
   };
   fs.writeFileSync(truthFile, JSON.stringify(truthDoc, null, 1) + '\n');
@@ -638,6 +778,7 @@ export async function makeCapture({ scenario, dir, timeoutMs = 60000, loopback =
     server: truthDoc.server,
     client: truthDoc.client,
     expected,
+    ...(resources.length ? { resources } : {}),
     durationMs: Date.now() - t0,
   };
 }

@@ -200,3 +200,153 @@ export function splitVaried(seedStr, buf, maxPiece = 9000) {
   }
   return out;
 }
+
+// ---------------------------------------------------------------------------
+// File types for the `evidence` scenario: small but well-formed PDF, PE (Windows .exe) and ZIP
+// files, deterministic per seed (no zlib: the bytes do not depend on the zlib version).
+
+/** A well-formed PDF 1.4 of about n bytes: catalog, one empty page, one binary stream object. */
+export function pdf(seedStr, n = 150000) {
+  const objs = [
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << >> >>',
+  ];
+  const head = Buffer.from('%PDF-1.4\n%\xe2\xe3\xcf\xd3\n', 'latin1');
+  const pieces = [head];
+  const offsets = [];
+  let off = head.length;
+  const push = (b) => {
+    pieces.push(b);
+    off += b.length;
+  };
+  objs.forEach((o, i) => {
+    offsets.push(off);
+    push(Buffer.from(`${i + 1} 0 obj\n${o}\nendobj\n`, 'latin1'));
+  });
+  // Object 4: an unreferenced binary stream filling the file up to about n bytes.
+  const streamLen = Math.max(16, n - off - 400);
+  offsets.push(off);
+  push(Buffer.from(`4 0 obj\n<< /Length ${streamLen} >>\nstream\n`, 'latin1'));
+  push(randomBytes(`pdf:${seedStr}`, streamLen));
+  push(Buffer.from('\nendstream\nendobj\n', 'latin1'));
+  const xref = off;
+  let x = `xref\n0 ${offsets.length + 1}\n0000000000 65535 f \n`;
+  for (const o of offsets) x += `${String(o).padStart(10, '0')} 00000 n \n`;
+  x += `trailer\n<< /Size ${offsets.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  push(Buffer.from(x, 'latin1'));
+  return Buffer.concat(pieces);
+}
+
+/**
+ * A minimal well-formed PE32 executable (Windows console program, Intel 386): DOS header and
+ * stub, PE header, optional header, one .text section whose code is `xor eax, eax; ret`
+ * followed by seeded filler. textSize is rounded up to the file alignment (0x200).
+ */
+export function pe(seedStr, textSize = 0x1000) {
+  const FILE_ALIGN = 0x200;
+  const SECT_ALIGN = 0x1000;
+  const raw = Math.ceil(textSize / FILE_ALIGN) * FILE_ALIGN;
+  const hdr = Buffer.alloc(0x200);
+  // DOS header
+  hdr.write('MZ', 0, 'latin1');
+  hdr.writeUInt16LE(0x90, 0x02); // bytes on last page
+  hdr.writeUInt16LE(3, 0x04); // pages
+  hdr.writeUInt16LE(4, 0x08); // header paragraphs
+  hdr.writeUInt16LE(0xffff, 0x0c); // max alloc
+  hdr.writeUInt16LE(0xb8, 0x10); // sp
+  hdr.writeUInt16LE(0x40, 0x18); // relocation table offset
+  hdr.writeUInt32LE(0x80, 0x3c); // e_lfanew
+  // DOS stub: print the message and exit
+  Buffer.from([0x0e, 0x1f, 0xba, 0x0e, 0x00, 0xb4, 0x09, 0xcd, 0x21, 0xb8, 0x01, 0x4c, 0xcd, 0x21]).copy(hdr, 0x40);
+  hdr.write('This program cannot be run in DOS mode.\r\r\n$', 0x4e, 'latin1');
+  // PE signature + COFF header
+  let o = 0x80;
+  hdr.write('PE\0\0', o, 'latin1');
+  o += 4;
+  hdr.writeUInt16LE(0x014c, o); // i386
+  hdr.writeUInt16LE(1, o + 2); // sections
+  hdr.writeUInt32LE(0x66000000, o + 4); // time stamp (fixed)
+  hdr.writeUInt16LE(0xe0, o + 16); // size of optional header
+  hdr.writeUInt16LE(0x0102, o + 18); // EXECUTABLE_IMAGE | 32BIT_MACHINE
+  o += 20;
+  // Optional header (PE32)
+  const opt = o;
+  hdr.writeUInt16LE(0x010b, opt); // PE32
+  hdr[opt + 2] = 14; // linker version
+  hdr.writeUInt32LE(raw, opt + 4); // size of code
+  hdr.writeUInt32LE(0x1000, opt + 16); // entry point
+  hdr.writeUInt32LE(0x1000, opt + 20); // base of code
+  hdr.writeUInt32LE(0x1000 + Math.ceil(raw / SECT_ALIGN) * SECT_ALIGN, opt + 24); // base of data
+  hdr.writeUInt32LE(0x400000, opt + 28); // image base
+  hdr.writeUInt32LE(SECT_ALIGN, opt + 32);
+  hdr.writeUInt32LE(FILE_ALIGN, opt + 36);
+  hdr.writeUInt16LE(6, opt + 40); // OS version 6.0
+  hdr.writeUInt16LE(6, opt + 48); // subsystem version 6.0
+  hdr.writeUInt32LE(0x1000 + Math.ceil(raw / SECT_ALIGN) * SECT_ALIGN, opt + 56); // size of image
+  hdr.writeUInt32LE(0x200, opt + 60); // size of headers
+  hdr.writeUInt16LE(3, opt + 68); // console subsystem
+  hdr.writeUInt16LE(0x8100, opt + 70); // NX_COMPAT | TERMINAL_SERVER_AWARE
+  hdr.writeUInt32LE(0x100000, opt + 72); // stack reserve
+  hdr.writeUInt32LE(0x1000, opt + 76); // stack commit
+  hdr.writeUInt32LE(0x100000, opt + 80); // heap reserve
+  hdr.writeUInt32LE(0x1000, opt + 84); // heap commit
+  hdr.writeUInt32LE(16, opt + 92); // number of data directories (all empty)
+  o = opt + 0xe0;
+  // Section table: .text
+  hdr.write('.text', o, 'latin1');
+  hdr.writeUInt32LE(textSize, o + 8); // virtual size
+  hdr.writeUInt32LE(0x1000, o + 12); // virtual address
+  hdr.writeUInt32LE(raw, o + 16); // size of raw data
+  hdr.writeUInt32LE(0x200, o + 20); // pointer to raw data
+  hdr.writeUInt32LE(0x60000020, o + 36); // CODE | EXECUTE | READ
+  const text = Buffer.concat([Buffer.from([0x31, 0xc0, 0xc3]), randomBytes(`pe:${seedStr}`, raw - 3)]);
+  return Buffer.concat([hdr, text]);
+}
+
+/** A valid ZIP archive of stored (uncompressed) entries: [[name, Buffer], ...]. */
+export function zip(entries) {
+  const DOS_TIME = (12 << 11) | (0 << 5); // 12:00:00
+  const DOS_DATE = ((2024 - 1980) << 9) | (9 << 5) | 2; // 2024-09-02
+  const locals = [];
+  const centrals = [];
+  let off = 0;
+  for (const [name, data] of entries) {
+    const nm = Buffer.from(name, 'utf8');
+    const crc = crc32(data);
+    const lh = Buffer.alloc(30);
+    lh.writeUInt32LE(0x04034b50, 0);
+    lh.writeUInt16LE(20, 4); // version needed
+    lh.writeUInt16LE(0, 6); // flags
+    lh.writeUInt16LE(0, 8); // stored
+    lh.writeUInt16LE(DOS_TIME, 10);
+    lh.writeUInt16LE(DOS_DATE, 12);
+    lh.writeUInt32LE(crc, 14);
+    lh.writeUInt32LE(data.length, 18);
+    lh.writeUInt32LE(data.length, 22);
+    lh.writeUInt16LE(nm.length, 26);
+    const ch = Buffer.alloc(46);
+    ch.writeUInt32LE(0x02014b50, 0);
+    ch.writeUInt16LE(20, 4); // version made by
+    ch.writeUInt16LE(20, 6); // version needed
+    ch.writeUInt16LE(0, 10); // stored
+    ch.writeUInt16LE(DOS_TIME, 12);
+    ch.writeUInt16LE(DOS_DATE, 14);
+    ch.writeUInt32LE(crc, 16);
+    ch.writeUInt32LE(data.length, 20);
+    ch.writeUInt32LE(data.length, 24);
+    ch.writeUInt16LE(nm.length, 28);
+    ch.writeUInt32LE(off, 42); // local header offset
+    locals.push(lh, nm, data);
+    centrals.push(ch, nm);
+    off += lh.length + nm.length + data.length;
+  }
+  const cd = Buffer.concat(centrals);
+  const eocd = Buffer.alloc(22);
+  eocd.writeUInt32LE(0x06054b50, 0);
+  eocd.writeUInt16LE(entries.length, 8);
+  eocd.writeUInt16LE(entries.length, 10);
+  eocd.writeUInt32LE(cd.length, 12);
+  eocd.writeUInt32LE(off, 16);
+  return Buffer.concat([...locals, cd, eocd]);
+}

@@ -39,6 +39,30 @@
 //                              (never on the captured link); requests arriving through it are
 //                              recorded with inside_tunnel: true, the CONNECT itself with the
 //                              tunnel bytes each way (tunnel_bytes_c2s/s2c)
+// Routes used by the evidence scenario only (content in evidence.js):
+//   POST multipart/form-data   201 {"received":N,"parts":[...],"fields":[...]} (what was parsed,
+//                              not the body's hash: curl's boundary is random); the truth holds
+//                              parts [{name, filename, content_type, size, sha256}] (those with
+//                              a filename) and fields [{name, value, size, sha256}]
+//   /range/big.bin, /range/partial.bin (no tag in the path: a request with an X-Harness-Tag
+//                              header whose value is not its first path segment takes its tag
+//                              from that header) deterministic resources with Accept-Ranges,
+//                              ETag, Last-Modified; Range a-b, a-, -n gives 206 + Content-Range,
+//                              several ranges 206 multipart/byteranges, none fitting 416, If-Range
+//                              honoured; truth of a 206: range {resource, etag, start, end, total,
+//                              multipart, ranges: [{start, end, size, sha256}]}
+//   /<tag>/mismatch/photo.jpg  a PE executable as image/jpeg; blob.bin: a PNG as
+//                              application/octet-stream; notes.txt: a ZIP as text/plain
+//                              (truth: declared_type, real_type)
+//   any other path with an X-Harness-Tag header not its first segment (hostile names such as
+//                              /../../escape.txt, sent with curl --path-as-is): small distinct
+//                              text/plain, chosen by the raw request target
+//   /<tag>/attach/<kind>       Content-Disposition with a hostile filename, kind dotdot
+//                              ("../../evil.sh"), absolute ("/etc/shadow"), rfc5987
+//                              (filename*=UTF-8''..%2F..%2Fx.bin); truth: content_disposition
+//                              {header, filename (decoded)}
+// Evidence records also have `evidence`: multipart-upload, range, type-mismatch, hostile-name
+// or hostile-disposition.
 
 import http from 'node:http';
 import fs from 'node:fs';
@@ -48,6 +72,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import * as C from './content.js';
+import * as E from './evidence.js';
 import { acceptKey, makeFrame, parseFrame, OP } from './websocket.js';
 
 function parseArgs(argv) {
@@ -204,6 +229,10 @@ function route(path, tag) {
         close: true,
       };
     }
+    case 'mismatch':
+      return E.mismatchSpec(file) ?? small404();
+    case 'attach':
+      return E.dispositionSpec(file, path) ?? small404();
     case 'empty':
       return { status: 200, ct: CT.txt, body: Buffer.alloc(0), transfer: 'length' };
     case 'status': {
@@ -264,29 +293,50 @@ async function handle(req, res, interim, refuse = null) {
   const connReq = ++sock._xhCount;
   const url = new URL(req.url, 'http://harness.invalid');
   const path = url.pathname;
-  const tag = path.split('/')[1] || '';
+  // The tag is the first path segment, unless an X-Harness-Tag request header names another
+  // (evidence scenario: range resources and hostile paths, whose URL cannot carry it).
+  const pathTag = path.split('/')[1] || '';
+  const hdrTag = req.headers['x-harness-tag'];
+  const untagged = typeof hdrTag === 'string' && hdrTag !== '' && hdrTag !== pathTag;
+  const tag = untagged ? hdrTag : pathTag;
+  const multipart = /^multipart\/form-data\b/i.test(req.headers['content-type'] || '');
 
   // Consume (and hash) the request body, unless it is refused before it is sent.
   const h = crypto.createHash('sha256');
   let reqLen = 0;
+  const kept = [];
   if (!refuse) {
     for await (const chunk of req) {
       h.update(chunk);
       reqLen += chunk.length;
+      if (multipart) kept.push(chunk);
     }
   }
   const reqSha = reqLen ? h.digest('hex') : null;
+  const form = multipart ? E.parseMultipart(Buffer.concat(kept), req.headers['content-type']) : null;
 
   let spec;
   if (refuse) {
     spec = refuse;
   } else if (req.method === 'POST' || req.method === 'PUT') {
+    // A multipart/form-data body: what was parsed out of it instead of the body's hash, which
+    // changes with curl's random boundary (so the answer is the same on every run).
+    const answer = form
+      ? {
+        received: reqLen,
+        parts: form.parts,
+        fields: form.fields.map((f) => ({ name: f.name, size: f.size, sha256: f.sha256 })),
+      }
+      : { received: reqLen, sha256: reqSha };
     spec = {
       status: 201,
       ct: 'application/json',
-      body: Buffer.from(JSON.stringify({ received: reqLen, sha256: reqSha }) + '\n'),
+      body: Buffer.from(JSON.stringify(answer) + '\n'),
       transfer: 'length',
     };
+  } else if (untagged) {
+    const resource = E.rangeResource(path);
+    spec = resource ? E.rangeSpec(resource, req.headers) : E.hostileSpec(req.url);
   } else {
     spec = route(path, tag);
   }
@@ -370,6 +420,11 @@ async function handle(req, res, interim, refuse = null) {
     ...(trailers ? { response_trailers: trailers } : {}),
     ...(refuse ? { body_refused: true } : {}),
     ...(sock._xhTunnel ? { inside_tunnel: true } : {}),
+    ...(form ? { evidence: 'multipart-upload', parts: form.parts, fields: form.fields } : {}),
+    ...(spec.evidence ? { evidence: spec.evidence } : {}),
+    ...(spec.range && res.statusCode === 206 ? { range: spec.range } : {}),
+    ...(spec.real_type ? { declared_type: spec.ct, real_type: spec.real_type } : {}),
+    ...(spec.disposition ? { content_disposition: spec.disposition } : {}),
     complete: res.writableFinished,
     conn_id: connId,
     conn_req: connReq,
