@@ -176,6 +176,8 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
     internalError(e, 'end of input', null);
   }
   await files.drain();
+  files.stitch();
+  await files.drain();
   for (const [reason, n] of decoder.drops) log.drop({ capture_id: null, reason, packets: n });
   log.close();
   files.close();

@@ -1,11 +1,14 @@
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, createReadStream, createWriteStream, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, ftruncateSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { decoderFor, planCodings } from '../http/content-coding.js';
 import { extensionFor, NameReserver, withExtension } from './names.js';
 import { SNIFF_BYTES, sniffType, typeMismatch, type SniffedType } from './file-types.js';
+import { splitMultipart, type ContentRange, type PartHead, type PartSink } from './multipart.js';
+import { RangeStitcher, type StitchedResource } from './ranges.js';
+import { safeSegment, tagName } from './names.js';
 
 /** Where a body came from and what its headers claim. */
 export interface BodyMeta {
@@ -20,7 +23,14 @@ export interface BodyMeta {
   originalName: string | null;
   /** 0 for a whole body; n for the n-th part split out of a multipart body. */
   partIndex?: number;
+  /** A multipart body, split into its parts once stored. */
+  multipart?: { kind: string; boundary: string };
+  /** A piece of a resource sent in ranges (206): `piece` is null for multipart/byteranges, whose parts say. */
+  range?: { key: string; piece: ContentRange | null };
 }
+
+/** What a stored file is: a message body, a part split out of one, or ranges stitched together. */
+export type FileOrigin = 'body' | 'part' | 'stitched';
 
 /** Hashes a recovered file can carry besides sha256, which it always does. */
 export type ExtraHash = 'md5' | 'sha1';
@@ -31,6 +41,7 @@ export interface StoredFile {
   transactionId: number;
   direction: 'request' | 'response';
   partIndex: number;
+  origin: FileOrigin;
   /** Relative to the output folder, with "/" separators. */
   path: string;
   size: number;
@@ -88,6 +99,7 @@ const DECODE_CONCURRENCY = 2;
 /** A body's bytes, whole in a temporary file, waiting for its name. */
 interface Finished {
   meta: BodyMeta;
+  origin?: FileOrigin;
   tmp: string;
   size: number;
   /** Hashes of the file's bytes; extra hashes left out are computed from the file. */
@@ -134,6 +146,13 @@ export class FileStore {
   private readonly stored = new Map<string, { id: number; path: string }>();
   /** A failure writing a file (a full disk): the run stops with it. */
   failure: Error | null = null;
+  private readonly ranges: RangeStitcher;
+  /** Where new slots go while a body is being split: right after it, so names stay in order. */
+  private insertAt: number | null = null;
+  /** Receives files made from other files (multipart parts, stitched ranges). */
+  derived: (f: StoredFile) => void = () => {};
+  /** Receives what was odd about a derived file (a cut multipart body). */
+  note: (transactionId: number, kind: string, detail: string) => void = () => {};
   files = 0;
   bytes = 0;
 
@@ -141,10 +160,11 @@ export class FileStore {
     this.tmpDir = join(outDir, '.tmp');
     this.names = new NameReserver(outDir);
     mkdirSync(this.tmpDir, { recursive: true });
+    this.ranges = new RangeStitcher(() => this.newTmp('ranges'));
   }
 
-  open(meta: BodyMeta, done: (f: StoredFile) => void): BodyWriter {
-    return new BodyWriter(this, meta, join(this.tmpDir, `${++this.tmpSeq}.wire`), done);
+  open(meta: BodyMeta, done: (f: StoredFile) => void, origin: FileOrigin = 'body'): BodyWriter {
+    return new BodyWriter(this, meta, join(this.tmpDir, `${++this.tmpSeq}.wire`), done, origin);
   }
 
   /** Bodies decoding, or ended and waiting for their name: the packet loop waits when this grows. */
@@ -169,7 +189,8 @@ export class FileStore {
   /** @internal Holds a body's place in line for its name. */
   slot(done: (f: StoredFile) => void): Slot {
     const s: Slot = { file: null, sniffed: null, done };
-    this.slots.push(s);
+    if (this.insertAt === null) this.slots.push(s);
+    else this.slots.splice(this.insertAt++, 0, s);
     return s;
   }
 
@@ -204,9 +225,8 @@ export class FileStore {
   private placeReady(): void {
     try {
       while (this.slots.length > 0 && this.slots[0].file) {
-        const s = this.slots[0];
+        const s = this.slots.shift()!;
         this.place(s.file!, s.sniffed, s.done);
-        this.slots.shift();
       }
     } catch (e) {
       this.fail(e);
@@ -237,14 +257,58 @@ export class FileStore {
     const id = this.nextId++;
     if (this.opts.dedup && !prev) this.stored.set(f.sha256, { id, path });
     this.files++;
+    if (meta.range?.piece && f.codingRemoved === null && !f.suffix) this.addPiece(meta, meta.range.piece, path, 0, f.size, f.holes);
+    if (meta.multipart && !f.suffix) this.split(meta, path);
     done({
-      id, transactionId: meta.transactionId, direction: meta.direction, partIndex: meta.partIndex ?? 0, path, size: f.size,
+      id, transactionId: meta.transactionId, direction: meta.direction, partIndex: meta.partIndex ?? 0, origin: f.origin ?? 'body', path, size: f.size,
       sha256: f.sha256, md5: f.md5 ?? null, sha1: f.sha1 ?? null, wireSize: f.wireSize, wireSha256: f.wireSha256,
       decodedSize: f.decodedSize, decodedSha256: f.decodedSha256, contentType: declared, contentEncoding: meta.contentEncoding ?? null,
       codingRemoved: f.codingRemoved, sniffedType: sniffed?.mime ?? null, typeMismatch: typeMismatch(declared, sniffed),
       decodeError: f.decodeError, complete: f.complete, missingBytes: f.missingBytes, holes: f.holes,
       originalName: meta.originalName, dedupOf,
     });
+  }
+
+  /** A 206 piece is stored: its captured bytes go to their place in the resource. */
+  private addPiece(meta: BodyMeta, piece: ContentRange, path: string, from: number, size: number, holes: Array<[number, number]>): void {
+    const key = meta.range!.key;
+    const rangePiece = { key, start: piece.start, total: piece.total, transactionId: meta.transactionId };
+    const tag = { ...meta, baseName: meta.baseName.replace(/\.(bytes-\d+-\d+|byteranges)(?=\.[^.]*$|$)/, ''), partIndex: 0, range: undefined, multipart: undefined };
+    let at = 0;
+    for (const [off, len] of [...holes, [size, 0] as [number, number]]) {
+      if (off > at) this.ranges.add(rangePiece, tag, join(this.outDir, path), from + at, Math.min(off, piece.end - piece.start + 1) - at);
+      at = off + len;
+    }
+  }
+
+  /** Splits a stored multipart body: uploaded files (form-data parts with a name) and byteranges parts become files of their own. */
+  private split(meta: BodyMeta, path: string): void {
+    const { kind, boundary } = meta.multipart!;
+    this.insertAt = 0;
+    try {
+      const r = splitMultipart(join(this.outDir, path), boundary, (head) => this.partSink(meta, kind, head));
+      if (r.problem) this.note(meta.transactionId, 'multipart-damaged', `${meta.direction} body (multipart/${kind}): ${r.problem}; ${r.parts} part(s) read`);
+    } finally {
+      this.insertAt = null;
+    }
+  }
+
+  private partSink(meta: BodyMeta, kind: string, head: PartHead): PartSink | null {
+    if (kind === 'byteranges' ? !head.range : head.filename === null) return null;
+    const given = head.filename?.split(/[/\\]/).filter((s) => s !== '' && s !== '.' && s !== '..').pop();
+    const partMeta: BodyMeta = {
+      transactionId: meta.transactionId, direction: meta.direction, dirs: meta.dirs,
+      baseName: given ? safeSegment(given) : tagName(meta.baseName.replace(/\.byteranges(?=\.[^.]*$|$)/, ''), `bytes-${head.range!.start}-${head.range!.end}`),
+      contentType: head.contentType, contentEncoding: undefined, originalName: head.filename ?? meta.originalName,
+      partIndex: head.index, range: head.range && meta.range ? { key: meta.range.key, piece: head.range } : undefined,
+    };
+    const w = this.open(partMeta, this.derived, 'part');
+    return { write: (c) => w.write(c, false), end: (complete) => w.finish(complete) };
+  }
+
+  /** The end of input: every resource seen in ranges becomes one file, whole or with its gaps recorded. */
+  stitch(): void {
+    for (const r of this.ranges.finish()) this.fill(this.slot(this.derived), stitched(r));
   }
 
   private fail(e: unknown): void {
@@ -328,7 +392,7 @@ export class BodyWriter {
   private readonly head = new HeadKeeper();
   private finished = false;
 
-  constructor(private readonly store: FileStore, private readonly meta: BodyMeta, private readonly tmp: string, private readonly done: (f: StoredFile) => void) {
+  constructor(private readonly store: FileStore, private readonly meta: BodyMeta, private readonly tmp: string, private readonly done: (f: StoredFile) => void, private readonly origin: FileOrigin) {
     this.fd = openSync(tmp, 'w');
     this.plan = planCodings(meta.contentEncoding);
     // Extra hashes of the wire bytes only when they are likely to be the file.
@@ -365,7 +429,7 @@ export class BodyWriter {
     const plan = this.plan;
     const wire = this.hash.digest();
     const base = {
-      meta: this.meta, wireSize: this.size, wireSha256: wire.sha256, missingBytes: this.missing, holes: this.holes,
+      meta: this.meta, origin: this.origin, wireSize: this.size, wireSha256: wire.sha256, missingBytes: this.missing, holes: this.holes,
       decodedSize: null, decodedSha256: null, codingRemoved: null,
     };
     if (plan.decode.length === 0 || this.missing > 0) {
@@ -474,4 +538,40 @@ class Meter extends Transform {
   digest(): ReturnType<Digests['digest']> {
     return this.hash.digest();
   }
+}
+
+/** A resource's stitched ranges as a file: hashed here, its gaps recorded as holes. */
+function stitched(r: StitchedResource): Finished {
+  const end = r.covered.length ? r.covered[r.covered.length - 1][1] : 0;
+  const size = Math.max(r.total ?? 0, end);
+  const holes: Array<[number, number]> = [];
+  let at = 0;
+  for (const [s, e] of r.covered) {
+    if (s > at) holes.push([at, s - at]);
+    at = e;
+  }
+  if (size > at) holes.push([at, size - at]);
+  const hash = createHash('sha256');
+  const head = new HeadKeeper();
+  const fd = openSync(r.tmp, 'r+');
+  try {
+    // A sparse file shorter than the resource: its end is a gap, zeros like the others.
+    ftruncateSync(fd, size);
+    const buf = Buffer.allocUnsafe(WRITE_BUFFER);
+    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) {
+      hash.update(buf.subarray(0, n));
+      head.add(buf.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const meta = r.tag as BodyMeta;
+  const missing = holes.reduce((a, [, l]) => a + l, 0);
+  const sha256 = hash.digest('hex');
+  return {
+    meta: { ...meta, transactionId: r.transactionId }, origin: 'stitched', tmp: r.tmp, size, sha256, sniffHead: head.bytes, suffix: '',
+    wireSize: size, wireSha256: sha256, decodedSize: null, decodedSha256: null, codingRemoved: null,
+    decodeError: r.total === null ? 'the resource\'s total length was never sent' : null,
+    complete: r.total !== null && missing === 0, missingBytes: missing, holes,
+  };
 }

@@ -42,6 +42,10 @@ function sniffText(head: Buffer): SniffedType | null {
 /** Declared types that claim nothing about the content. */
 const GENERIC = new Set(['application/octet-stream', 'binary/octet-stream', 'application/binary', 'application/unknown',
   'application/x-download', 'application/force-download', 'application/download', 'unknown/unknown']);
+/** Declared types no printable text can be. */
+const BINARY = new Set(['application/pdf', 'application/zip', 'application/gzip', 'application/x-msdownload', 'application/x-executable',
+  'application/java-archive', 'application/x-rar-compressed', 'application/vnd.rar', 'application/x-7z-compressed', 'application/msword',
+  'application/x-bzip2', 'application/x-xz', 'application/wasm', 'application/x-shockwave-flash', 'application/vnd.ms-excel']);
 /** Names for the same type, to their usual one. */
 const ALIASES: Record<string, string> = {
   'image/jpg': 'image/jpeg', 'image/pjpeg': 'image/jpeg', 'image/x-png': 'image/png', 'image/x-icon': 'image/vnd.microsoft.icon',
@@ -75,6 +79,8 @@ export function typeMismatch(declared: string | null | undefined, sniffed: Sniff
   const s = canonical(sniffed.mime);
   if (canonical(d) === s) return false;
   if (isTextual(d) && isTextual(s)) return false;
+  // "Text" says only that the bytes are printable: scripts and documents of any text type are.
+  if (s === 'text/plain') return /^(image|audio|video|font)\//.test(d) && d !== 'image/svg+xml' || BINARY.has(canonical(d));
   // Zip-based formats (docx, jar, apk, epub...) are zips to anyone who only looks at the magic.
   if (s === 'application/zip' && mime.extension(d) && /zip|openxml|opendocument|java-archive|android|epub/.test(d)) return false;
   return true;

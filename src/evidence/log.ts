@@ -100,7 +100,7 @@ export const TRANSACTION_COLUMNS = [
 ];
 
 export const FILE_COLUMNS = [
-  'id', 'transaction_id', 'direction', 'part_index', 'path', 'size', 'md5', 'sha1', 'sha256', 'wire_size', 'wire_sha256', 'decoded_size',
+  'id', 'transaction_id', 'direction', 'part_index', 'origin', 'path', 'size', 'md5', 'sha1', 'sha256', 'wire_size', 'wire_sha256', 'decoded_size',
   'decoded_sha256', 'declared_type', 'sniffed_type', 'type_mismatch', 'content_encoding', 'coding_removed', 'decode_error', 'complete',
   'missing_bytes', 'missing_ranges', 'ranges_present', 'original_name', 'dedup_of',
 ];

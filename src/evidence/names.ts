@@ -89,6 +89,12 @@ export function withExtension(name: string, contentType: string | undefined): st
   return truncateBytes(`${name}.${ext}`, MAX_SEGMENT_BYTES + ext.length + 1);
 }
 
+/** "big.bin" with ".bytes-0-99" becomes "big.bytes-0-99.bin": a tag that keeps the name's extension last. */
+export function tagName(name: string, tag: string): string {
+  const dot = name.lastIndexOf('.');
+  return dot > 0 && name.length - dot <= 10 ? `${name.slice(0, dot)}.${tag}${name.slice(dot)}` : `${name}.${tag}`;
+}
+
 /** Names whose kind is remembered before asking the disk again. */
 const KNOWN_CACHE = 50_000;
 

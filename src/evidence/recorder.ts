@@ -3,7 +3,8 @@ import type { ConnectionSummary, HttpSink } from '../http/session.js';
 import type { ConnectionView } from '../tcp/stream.js';
 import type { FileStore, StoredFile } from './file-store.js';
 import type { SqliteLog } from './log.js';
-import { hostSegment, pathSegments, safeSegment, urlFileName } from './names.js';
+import { hostSegment, pathSegments, safeSegment, tagName, urlFileName } from './names.js';
+import { multipartOf, parseContentRange } from './multipart.js';
 import { basicAuth, dispositionFilename } from '../http/head-fields.js';
 
 interface TxnFiles {
@@ -24,7 +25,13 @@ export class EvidenceRecorder implements HttpSink {
   httpConnections = 0;
   anomalies = 0;
 
-  constructor(private readonly log: SqliteLog, private readonly files: FileStore) {}
+  constructor(private readonly log: SqliteLog, private readonly files: FileStore) {
+    files.derived = (f) => this.log.file(fileRow(f));
+    files.note = (transactionId, kind, detail) => {
+      const txn = this.txns.get(transactionId)?.finalized;
+      this.anomaly({ connectionId: txn?.connectionId ?? 0, transactionId }, kind, detail, txn?.ts ?? 0);
+    };
+  }
 
 
   openBody(conn: ConnectionView, txn: Transaction, msg: HttpMessage): BodySink {
@@ -36,12 +43,28 @@ export class EvidenceRecorder implements HttpSink {
     // A name the sender gave the body wins over the URL's; only its last part, made safe.
     const given = dispositionFilename(msg.header('content-disposition'));
     const givenBase = given?.split(/[/\\]/).filter((s) => s !== '' && s !== '.' && s !== '..').pop();
+    let baseName = givenBase ? safeSegment(givenBase) : segs[segs.length - 1];
+    const contentType = msg.header('content-type');
+    const mp = multipartOf(contentType);
+    const multipart = mp && (mp.kind === 'form-data' || (mp.kind === 'byteranges' && msg.kind === 'response')) ? mp : undefined;
+    let range;
+    if (msg.kind === 'response' && msg.head?.statusCode === 206) {
+      // One resource: the same URL with the same validator, whichever connection carried it.
+      const piece = parseContentRange(msg.header('content-range'));
+      const validator = msg.header('etag') ?? msg.header('last-modified') ?? `length ${piece?.total ?? '?'}`;
+      if (piece || mp?.kind === 'byteranges') range = { key: `${host}\n${url ?? ''}\n${validator}`, piece };
+      // The resource's own name is left for the stitched whole.
+      if (piece) baseName = tagName(baseName, `bytes-${piece.start}-${piece.end}`);
+      else if (mp?.kind === 'byteranges') baseName = tagName(baseName, 'byteranges');
+    }
     return this.files.open({
       transactionId: txn.id,
       direction: msg.kind,
       dirs: [host, ...segs.slice(0, -1)],
-      baseName: givenBase ? safeSegment(givenBase) : segs[segs.length - 1],
-      contentType: msg.header('content-type'),
+      baseName,
+      multipart,
+      range,
+      contentType,
       contentEncoding: msg.header('content-encoding'),
       originalName: given ?? (url !== undefined ? urlFileName(url) : null),
     }, (f) => {
@@ -154,7 +177,7 @@ export class EvidenceRecorder implements HttpSink {
 
 function fileRow(f: StoredFile): Record<string, string | number | null> {
   return {
-    id: f.id, transaction_id: f.transactionId, direction: f.direction, part_index: f.partIndex, path: f.path, size: f.size,
+    id: f.id, transaction_id: f.transactionId, direction: f.direction, part_index: f.partIndex, origin: f.origin, path: f.path, size: f.size,
     md5: f.md5, sha1: f.sha1, sha256: f.sha256,
     wire_size: f.wireSize, wire_sha256: f.wireSha256, decoded_size: f.decodedSize, decoded_sha256: f.decodedSha256,
     declared_type: f.contentType, sniffed_type: f.sniffedType, type_mismatch: f.typeMismatch ? 1 : 0,

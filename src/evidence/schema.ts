@@ -101,6 +101,7 @@ CREATE TABLE files (
   transaction_id   INTEGER NOT NULL,
   direction        TEXT NOT NULL,
   part_index       INTEGER NOT NULL DEFAULT 0,
+  origin           TEXT NOT NULL DEFAULT 'body',
   path             TEXT NOT NULL,
   size             INTEGER NOT NULL,
   md5              TEXT,

@@ -53,7 +53,8 @@ export function dispositionFilename(value: string | undefined): string | null {
     }
   }
   const quoted = /filename\s*=\s*"((?:[^"\\]|\\.)*)"/i.exec(value);
-  if (quoted) return quoted[1].replace(/\\(.)/g, '$1');
+  // Only \" and \\ are escapes in practice: browsers send the backslashes of Windows paths as they are.
+  if (quoted) return quoted[1].replace(/\\(["\\])/g, '$1');
   const bare = /filename\s*=\s*([^;]+)/i.exec(value);
   return bare ? bare[1].trim() : null;
 }

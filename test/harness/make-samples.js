@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // node test/harness/make-samples.js [outdir=samples]
-// Runs the `sample` scenario and writes OUTDIR/web.pcap, web.pcapng, web.truth.json.
+// Runs the `sample` scenario and writes OUTDIR/web.pcap, web.pcapng, web.truth.json, then the
+// `evidence` scenario (uploads, ranges, type lies, hostile names) as OUTDIR/evidence.pcapng and
+// evidence.truth.json.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -20,6 +22,9 @@ try {
   fs.copyFileSync(cap.pcap, out.pcap);
   fs.copyFileSync(cap.pcapng, out.pcapng);
   fs.copyFileSync(cap.truthFile, out.truth);
+  const ev = await makeCapture({ scenario: 'evidence', dir: path.join(work, 'evidence'), verbose: !!process.env.XH_VERBOSE });
+  fs.copyFileSync(ev.pcapng, path.join(outdir, 'evidence.pcapng'));
+  fs.copyFileSync(ev.truthFile, path.join(outdir, 'evidence.truth.json'));
   const size = (f) => fs.statSync(f).size;
   console.log(
     `mode=${cap.mode} transactions=${cap.truth.length} packets=${cap.packets} ` +
