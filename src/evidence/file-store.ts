@@ -93,6 +93,7 @@ export const DEFAULT_FILE_STORE_OPTIONS: FileStoreOptions = {
 };
 
 const WRITE_BUFFER = 256 * 1024;
+const FIRST_WRITE_BUFFER = 16 * 1024;
 const FILES_DIR = 'files';
 const DECODE_CONCURRENCY = 2;
 
@@ -382,7 +383,8 @@ class HeadKeeper {
 /** Receives one body. Holes arrive as zeros and are recorded as such. */
 export class BodyWriter {
   private fd: number;
-  private buf = Buffer.allocUnsafe(WRITE_BUFFER);
+  /** Grows from 16 KiB as the body does: most bodies are small, and many are open at once. */
+  private buf: Buffer | null = null;
   private used = 0;
   private readonly plan: ReturnType<typeof planCodings>;
   private readonly hash: Digests;
@@ -415,7 +417,12 @@ export class BodyWriter {
       writeAll(this.fd, chunk);
       return;
     }
-    if (this.used + chunk.length > WRITE_BUFFER) this.flush();
+    if (this.buf && this.used + chunk.length > this.buf.length) {
+      const grow = this.buf.length < WRITE_BUFFER;
+      this.flush();
+      if (grow) this.buf = Buffer.allocUnsafe(this.buf.length * 2);
+    }
+    this.buf ??= Buffer.allocUnsafe(Math.max(FIRST_WRITE_BUFFER, chunk.length));
     chunk.copy(this.buf, this.used);
     this.used += chunk.length;
   }
@@ -424,6 +431,8 @@ export class BodyWriter {
     if (this.finished) return;
     this.finished = true;
     this.flush();
+    // The writer may stay referenced until its row is written; its buffer need not.
+    this.buf = null;
     closeSync(this.fd);
     const slot = this.store.slot(this.done);
     const plan = this.plan;
@@ -489,7 +498,7 @@ export class BodyWriter {
   }
 
   private flush(): void {
-    if (this.used === 0) return;
+    if (this.used === 0 || !this.buf) return;
     writeAll(this.fd, this.buf.subarray(0, this.used));
     this.used = 0;
   }
