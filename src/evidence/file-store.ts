@@ -8,7 +8,7 @@ import { extensionFor, NameReserver, withExtension } from './names.js';
 import { SNIFF_BYTES, sniffType, typeMismatch, type SniffedType } from './file-types.js';
 import { splitMultipart, type ContentRange, type PartHead, type PartSink } from './multipart.js';
 import { RangeStitcher, type StitchedResource } from './ranges.js';
-import { safeSegment, tagName } from './names.js';
+import { givenName, tagName } from './names.js';
 
 /** Where a body came from and what its headers claim. */
 export interface BodyMeta {
@@ -25,8 +25,11 @@ export interface BodyMeta {
   partIndex?: number;
   /** A multipart body, split into its parts once stored. */
   multipart?: { kind: string; boundary: string };
-  /** A piece of a resource sent in ranges (206): `piece` is null for multipart/byteranges, whose parts say. */
-  range?: { key: string; piece: ContentRange | null };
+  /**
+   * A piece of a resource sent in ranges (206): `name` is the resource's base name, `piece` null
+   * for multipart/byteranges, whose parts say.
+   */
+  range?: { key: string; name: string; piece: ContentRange | null };
 }
 
 /** What a stored file is: a message body, a part split out of one, or ranges stitched together. */
@@ -274,7 +277,7 @@ export class FileStore {
   private addPiece(meta: BodyMeta, piece: ContentRange, path: string, from: number, size: number, holes: Array<[number, number]>): void {
     const key = meta.range!.key;
     const rangePiece = { key, start: piece.start, total: piece.total, transactionId: meta.transactionId };
-    const tag = { ...meta, baseName: meta.baseName.replace(/\.(bytes-\d+-\d+|byteranges)(?=\.[^.]*$|$)/, ''), partIndex: 0, range: undefined, multipart: undefined };
+    const tag = { ...meta, baseName: meta.range!.name, partIndex: 0, range: undefined, multipart: undefined };
     let at = 0;
     for (const [off, len] of [...holes, [size, 0] as [number, number]]) {
       if (off > at) this.ranges.add(rangePiece, tag, join(this.outDir, path), from + at, Math.min(off, piece.end - piece.start + 1) - at);
@@ -296,12 +299,11 @@ export class FileStore {
 
   private partSink(meta: BodyMeta, kind: string, head: PartHead): PartSink | null {
     if (kind === 'byteranges' ? !head.range : head.filename === null) return null;
-    const given = head.filename?.split(/[/\\]/).filter((s) => s !== '' && s !== '.' && s !== '..').pop();
     const partMeta: BodyMeta = {
       transactionId: meta.transactionId, direction: meta.direction, dirs: meta.dirs,
-      baseName: given ? safeSegment(given) : tagName(meta.baseName.replace(/\.byteranges(?=\.[^.]*$|$)/, ''), `bytes-${head.range!.start}-${head.range!.end}`),
+      baseName: givenName(head.filename) ?? tagName(meta.range?.name ?? meta.baseName, `bytes-${head.range!.start}-${head.range!.end}`),
       contentType: head.contentType, contentEncoding: undefined, originalName: head.filename ?? meta.originalName,
-      partIndex: head.index, range: head.range && meta.range ? { key: meta.range.key, piece: head.range } : undefined,
+      partIndex: head.index, range: head.range && meta.range ? { ...meta.range, piece: head.range } : undefined,
     };
     const w = this.open(partMeta, this.derived, 'part');
     return { write: (c) => w.write(c, false), end: (complete) => w.finish(complete) };

@@ -89,6 +89,12 @@ export function withExtension(name: string, contentType: string | undefined): st
   return truncateBytes(`${name}.${ext}`, MAX_SEGMENT_BYTES + ext.length + 1);
 }
 
+/** A file name a sender gave (Content-Disposition, a multipart part): its last component, made safe; null when it has none. */
+export function givenName(raw: string | null | undefined): string | null {
+  const last = raw?.split(/[/\\]/).filter((s) => s !== '' && s !== '.' && s !== '..').pop();
+  return last ? safeSegment(last) : null;
+}
+
 /** "big.bin" with ".bytes-0-99" becomes "big.bytes-0-99.bin": a tag that keeps the name's extension last. */
 export function tagName(name: string, tag: string): string {
   const dot = name.lastIndexOf('.');

@@ -3,7 +3,7 @@ import type { ConnectionSummary, HttpSink } from '../http/session.js';
 import type { ConnectionView } from '../tcp/stream.js';
 import type { FileStore, StoredFile } from './file-store.js';
 import type { SqliteLog } from './log.js';
-import { hostSegment, pathSegments, safeSegment, tagName, urlFileName } from './names.js';
+import { givenName, hostSegment, pathSegments, tagName, urlFileName } from './names.js';
 import { multipartOf, parseContentRange } from './multipart.js';
 import { basicAuth, dispositionFilename } from '../http/head-fields.js';
 
@@ -42,8 +42,7 @@ export class EvidenceRecorder implements HttpSink {
     const segs = url !== undefined ? pathSegments(url) : ['_unknown', `transaction-${txn.id}`];
     // A name the sender gave the body wins over the URL's; only its last part, made safe.
     const given = dispositionFilename(msg.header('content-disposition'));
-    const givenBase = given?.split(/[/\\]/).filter((s) => s !== '' && s !== '.' && s !== '..').pop();
-    let baseName = givenBase ? safeSegment(givenBase) : segs[segs.length - 1];
+    let baseName = givenName(given) ?? segs[segs.length - 1];
     const contentType = msg.header('content-type');
     const mp = multipartOf(contentType);
     const multipart = mp && (mp.kind === 'form-data' || (mp.kind === 'byteranges' && msg.kind === 'response')) ? mp : undefined;
@@ -52,7 +51,7 @@ export class EvidenceRecorder implements HttpSink {
       // One resource: the same URL with the same validator, whichever connection carried it.
       const piece = parseContentRange(msg.header('content-range'));
       const validator = msg.header('etag') ?? msg.header('last-modified') ?? `length ${piece?.total ?? '?'}`;
-      if (piece || mp?.kind === 'byteranges') range = { key: `${host}\n${url ?? ''}\n${validator}`, piece };
+      if (piece || mp?.kind === 'byteranges') range = { key: `${host}\n${url ?? ''}\n${validator}`, name: baseName, piece };
       // The resource's own name is left for the stitched whole.
       if (piece) baseName = tagName(baseName, `bytes-${piece.start}-${piece.end}`);
       else if (mp?.kind === 'byteranges') baseName = tagName(baseName, 'byteranges');

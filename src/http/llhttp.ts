@@ -9,8 +9,8 @@ const require = createRequire(import.meta.url);
 
 interface NodeHttpParser {
   initialize(type: number, resource: object, maxHeaderSize?: number, lenient?: number): void;
-  execute(data: Buffer): number | (Error & { code?: string; reason?: string; bytesParsed?: number });
-  finish(): undefined | (Error & { code?: string; reason?: string; bytesParsed?: number });
+  execute(data: Buffer): number | NodeParseError;
+  finish(): undefined | NodeParseError;
   close(): void;
   free(): void;
   [k: number]: unknown;
@@ -65,6 +65,17 @@ export interface ParseError {
   reason: string;
   /** Bytes of the buffer consumed before the error. */
   consumed: number;
+}
+
+type NodeParseError = Error & { code?: string; reason?: string; bytesParsed?: number };
+
+/** Sets up a Node parser for one kind of message, with these leniency flags. */
+function initialize(p: NodeHttpParser, kind: MessageKind, lenient: number): void {
+  p.initialize(kind === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE, {}, MAX_HEADER_SIZE, lenient);
+}
+
+function parseError(r: NodeParseError): ParseError {
+  return { code: r.code ?? 'HPE_UNKNOWN', reason: r.reason ?? r.message, consumed: r.bytesParsed ?? 0 };
 }
 
 /** What a head callback returns to pause llhttp right after the head: HPE_PAUSED. */
@@ -140,8 +151,7 @@ export class HttpParser {
   }
 
   private init(): void {
-    const type = this.kind === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE;
-    this.p.initialize(type, {}, MAX_HEADER_SIZE, HTTPParser.kLenientAll ?? 0);
+    initialize(this.p, this.kind, HTTPParser.kLenientAll ?? 0);
     this.inHeaders = false;
     this.pendingHeaders = [];
     this.pendingUrl = '';
@@ -150,15 +160,14 @@ export class HttpParser {
   /** Parses bytes; returns how many were consumed (fewer than given after an upgrade) or the error. */
   execute(data: Buffer): number | ParseError {
     const r = this.p.execute(data);
-    if (typeof r === 'number') return r;
-    return { code: r.code ?? 'HPE_UNKNOWN', reason: r.reason ?? r.message, consumed: r.bytesParsed ?? 0 };
+    return typeof r === 'number' ? r : parseError(r);
   }
 
   /** The direction closed: completes a body delimited by the close, or reports what was cut. */
   finish(): ParseError | null {
     const r = this.p.finish();
     if (!r) return null;
-    return { code: r.code ?? 'HPE_UNKNOWN', reason: r.reason ?? r.message, consumed: 0 };
+    return { ...parseError(r), consumed: 0 };
   }
 
   /** Forget all state: the next byte is expected to start a message. */
@@ -196,10 +205,9 @@ const checkers: Partial<Record<MessageKind, NodeHttpParser>> = {};
 
 function firstRefusal(kind: MessageKind, bytes: Buffer, flags: number): ParseError | null {
   const p = (checkers[kind] ??= new HTTPParser());
-  p.initialize(kind === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE, {}, MAX_HEADER_SIZE, flags);
+  initialize(p, kind, flags);
   const r = p.execute(bytes);
-  if (typeof r === 'number') return null;
-  return { code: r.code ?? 'HPE_UNKNOWN', reason: r.reason ?? r.message, consumed: r.bytesParsed ?? 0 };
+  return typeof r === 'number' ? null : parseError(r);
 }
 
 /**
@@ -246,7 +254,7 @@ export class StrictChunkedCheck {
 
   /** A new chunked body starts with the next byte fed. */
   restart(): void {
-    this.p.initialize(this.kind === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE, {}, MAX_HEADER_SIZE, 0);
+    initialize(this.p, this.kind, 0);
     this.p.execute(CHUNKED_HEAD[this.kind]);
     this.done = false;
     this.kept = [];
@@ -272,8 +280,9 @@ export class StrictChunkedCheck {
     this.fed += buf.length;
     if (typeof r === 'number' || this.done) return null;
     this.done = true;
-    const at = start + (r.bytesParsed ?? 0);
-    const finding: StrictFinding = { leniencies: [], code: r.code ?? 'HPE_UNKNOWN', reason: r.reason ?? r.message, at };
+    const refused = parseError(r);
+    const at = start + refused.consumed;
+    const finding: StrictFinding = { leniencies: [], code: refused.code, reason: refused.reason, at };
     if (at < this.keptLen) {
       // Re-run the body up to just past the refusal, from the synthetic head, to name the leniency.
       const upTo = Buffer.concat([CHUNKED_HEAD[this.kind], ...this.kept]).subarray(0, CHUNKED_HEAD[this.kind].length + Math.min(this.keptLen, at + 8));

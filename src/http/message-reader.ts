@@ -74,9 +74,9 @@ export class MessageReader implements ParserCallbacks {
   /** What the owner decided for the body of the head just parsed. */
   private decision = BODY_NORMAL;
   private readonly span = new HeadSpan(MAX_HEAD_CHECKED);
-  /** Strict llhttp over the chunked body being read, while it has not finished. */
+  /** Strict llhttp over chunked bodies, kept for the next one. */
   private chunkCheck: StrictChunkedCheck | null = null;
-  private chunkCheckOn = false;
+  /** The message whose chunked body the strict check is reading; null when it reads none. */
   private chunkMsg: HttpMessage | null = null;
   /** The message whose head llhttp parsed last, and whether that head has been checked. */
   private lastHead: HttpMessage | null = null;
@@ -153,7 +153,7 @@ export class MessageReader implements ParserCallbacks {
           this.again = false;
           this.bufOffset = this.offset;
           const before = this.msg;
-          if (this.chunkCheckOn) this.checkChunks(buf);
+          if (this.chunkMsg) this.checkChunks(buf, this.chunkMsg);
           const r = this.parser.execute(buf);
           this.keepHead(before, buf, typeof r === 'number' ? -1 : r.consumed);
           if (typeof r === 'number') {
@@ -213,7 +213,7 @@ export class MessageReader implements ParserCallbacks {
     this.offset += len;
     this.span.lost();
     this.owner.lost(this.kind);
-    this.chunkCheckOn = false;
+    this.chunkMsg = null;
     if (this.mode === 'held') { this.mode = 'switched'; return; }
     if (this.mode !== 'parse') return;
     if (msg) {
@@ -364,7 +364,7 @@ export class MessageReader implements ParserCallbacks {
 
   messageComplete(trailers: string[]): void {
     const msg = this.msg!;
-    if (msg === this.chunkMsg) this.chunkCheckOn = false;
+    if (msg === this.chunkMsg) this.chunkMsg = null;
     msg.trailers = trailers;
     msg.complete = msg.missing === 0;
     msg.endTs = this.ts;
@@ -376,7 +376,7 @@ export class MessageReader implements ParserCallbacks {
   private abort(how: EndHow): void {
     const msg = this.msg!;
     this.msg = null;
-    this.chunkCheckOn = false;
+    this.chunkMsg = null;
     if (!msg.head && this.headSeen) this.salvage(msg, how);
     this.headSeen = null;
     msg.complete = false;
@@ -456,7 +456,6 @@ export class MessageReader implements ParserCallbacks {
       if (this.bodyMode === 'chunked') {
         if (this.chunkCheck) this.chunkCheck.restart();
         else this.chunkCheck = new StrictChunkedCheck(this.kind);
-        this.chunkCheckOn = true;
         this.chunkCheckTo = end;
         this.chunkMsg = msg;
       }
@@ -488,13 +487,13 @@ export class MessageReader implements ParserCallbacks {
   }
 
   /** Feeds the chunked body being read to strict llhttp, ahead of the lenient parser. */
-  private checkChunks(buf: Buffer): void {
+  private checkChunks(buf: Buffer, msg: HttpMessage): void {
     const skip = this.chunkCheckTo - this.bufOffset;
     if (skip >= buf.length) return;
     const finding = this.chunkCheck!.feed(skip > 0 ? buf.subarray(skip) : buf);
     this.chunkCheckTo = this.bufOffset + buf.length;
-    if (finding && this.chunkMsg) this.noteLeniency(this.chunkMsg, finding, 'chunked body');
-    if (this.chunkCheck!.finished) this.chunkCheckOn = false;
+    if (finding) this.noteLeniency(msg, finding, 'chunked body');
+    if (this.chunkCheck!.finished) this.chunkMsg = null;
   }
 
   private noteLeniency(msg: HttpMessage, f: StrictFinding, where: string): void {

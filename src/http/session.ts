@@ -221,7 +221,8 @@ export class HttpSession implements StreamHandler, ReaderOwner {
   messageAnomaly(msg: HttpMessage, kind: string, detail: string, ts: number): void {
     const has = (t: Transaction | null): t is Transaction => t !== null && (t.request === msg || t.response === msg);
     const current = this.current[msg.kind === 'request' ? 0 : 1];
-    let txn = has(current) ? current : this.pending.find(has) ?? this.ready.find(has) ?? [...this.open].find(has) ?? null;
+    // Open transactions include every pending one; finished ones wait in `ready` until the call returns.
+    let txn = has(current) ? current : [...this.open].find(has) ?? this.ready.find(has) ?? null;
     // An interim response's oddities are its request's.
     if (!txn && msg.kind === 'response') txn = this.pending[0] ?? null;
     this.anomalyFor(txn, kind, detail, ts);
