@@ -587,7 +587,8 @@ export async function makeCapture({ scenario, dir, timeoutMs = 60000, loopback =
   };
   if (!haveCmd('tcpdump')) throw new Error('tcpdump not found (apt-get install -y tcpdump)');
 
-  const { children, killAll, add: onSpawn } = childGroup();
+  const group = childGroup();
+  const { children, add: onSpawn } = group;
   const uploadDir = fs.mkdtempSync(path.join(os.tmpdir(), 'xh-upload-'));
 
   const body = async (link) => {
@@ -674,27 +675,13 @@ export async function makeCapture({ scenario, dir, timeoutMs = 60000, loopback =
     return { link, ports, proxyPort, st, clientLog, steps };
   };
 
-  // Guard: on timeout every child is SIGKILLed, which makes every pending
-  // wait in body() finish, so withLink() still tears the namespaces down
-  // before we report the failure.
-  let timer;
-  let timedOut = false;
   let result;
   try {
-    timer = setTimeout(() => {
-      timedOut = true;
-      killAll();
-    }, timeoutMs);
-    result = await withLink(body, { loopback, verbose });
-    if (timedOut) throw new Error('late');
+    result = await group.withDeadline(timeoutMs, `capture "${scenario}"`, () => withLink(body, { loopback, verbose }));
   } catch (e) {
-    killAll();
     fs.rmSync(serverTruth, { force: true });
-    if (timedOut) throw new Error(`capture "${scenario}" timed out after ${timeoutMs} ms (${e.message})`);
     throw e;
   } finally {
-    clearTimeout(timer);
-    killAll();
     fs.rmSync(uploadDir, { recursive: true, force: true });
   }
 

@@ -81,19 +81,43 @@ export function trackChild(child) {
   return child;
 }
 
-/** The children of one run: killAll() SIGKILLs each one still alive. */
+/**
+ * The children of one run: killAll() SIGKILLs each one still alive. withDeadline(ms, what, fn)
+ * runs fn() and, if it takes longer than ms, kills every child: that makes every wait in fn()
+ * finish, so withLink() inside it still tears the namespaces down before the run fails with a
+ * timeout naming `what`. The children are killed when fn() ends, whatever happened.
+ */
 export function childGroup() {
   const children = [];
+  const killAll = () => {
+    for (const c of children) {
+      try {
+        if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+  };
   return {
     children,
     add: (c) => children.push(c),
-    killAll() {
-      for (const c of children) {
-        try {
-          if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-        } catch {
-          /* already gone */
-        }
+    killAll,
+    async withDeadline(ms, what, fn) {
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        killAll();
+      }, ms);
+      try {
+        const result = await fn();
+        if (timedOut) throw new Error('late');
+        return result;
+      } catch (e) {
+        if (timedOut) throw new Error(`${what} timed out after ${ms} ms (${e.message})`);
+        throw e;
+      } finally {
+        clearTimeout(timer);
+        killAll();
       }
     },
   };

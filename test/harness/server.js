@@ -587,20 +587,23 @@ function onUpgrade(req, sock, head) {
  * captured link. Truth: the CONNECT, with tunnel_bytes_c2s / tunnel_bytes_s2c = bytes after
  * the two heads, each way, written once the client's connection closes.
  */
+/** Notes a new connection's endpoints on its socket, for the truth records of its requests. */
+function tagSocket(sock) {
+  sock._xhCount = 0;
+  sock._xhRemote = normAddr(sock.remoteAddress);
+  sock._xhRemotePort = sock.remotePort;
+  sock._xhLocal = normAddr(sock.localAddress);
+  sock._xhLocalPort = sock.localPort;
+  sock._xhFamily = sock._xhRemote && sock._xhRemote.includes(':') ? 6 : 4;
+}
+
 function makeProxy(relayPath) {
   const s = http.createServer({ requireHostHeader: false }, (req, res) => {
     res.statusCode = 405;
     res.setHeader('Connection', 'close');
     res.end('CONNECT only\n');
   });
-  s.on('connection', (sock) => {
-    sock._xhCount = 0;
-    sock._xhRemote = normAddr(sock.remoteAddress);
-    sock._xhRemotePort = sock.remotePort;
-    sock._xhLocal = normAddr(sock.localAddress);
-    sock._xhLocalPort = sock.localPort;
-    sock._xhFamily = sock._xhRemote && sock._xhRemote.includes(':') ? 6 : 4;
-  });
+  s.on('connection', tagSocket);
   s.on('connect', (req, sock, head) => {
     const tReq = Date.now();
     const seq = ++reqSeq;
@@ -666,14 +669,7 @@ function makeServer() {
     onRequest(req, res, [100]);
   });
   s.on('upgrade', (req, sock, head) => onUpgrade(req, sock, head));
-  s.on('connection', (sock) => {
-    sock._xhCount = 0;
-    sock._xhRemote = normAddr(sock.remoteAddress);
-    sock._xhRemotePort = sock.remotePort;
-    sock._xhLocal = normAddr(sock.localAddress);
-    sock._xhLocalPort = sock.localPort;
-    sock._xhFamily = sock._xhRemote && sock._xhRemote.includes(':') ? 6 : 4;
-  });
+  s.on('connection', tagSocket);
   s.on('clientError', (err, sock) => {
     console.error('[server] clientError', err.code, err.message);
     if (sock.writable) sock.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');

@@ -699,7 +699,8 @@ async function captureRun(runName, { dir, timeoutMs = 30000, verbose = false }) 
     if (verbose) console.error(`[variant ${runName} +${Date.now() - t0}ms]`, ...a);
   };
 
-  const { children, killAll, add: onSpawn } = childGroup();
+  const group = childGroup();
+  const { children, add: onSpawn } = group;
   const uploadDir = fs.mkdtempSync(path.join(os.tmpdir(), 'xh-vupload-'));
 
   const body = async (link) => {
@@ -790,32 +791,22 @@ async function captureRun(runName, { dir, timeoutMs = 30000, verbose = false }) 
     return { families, server4, server6, ports, stats, clientLog, steps, dev: link.clientDev, notes: topo.notes || [] };
   };
 
-  let timer;
-  let timedOut = false;
   let result;
   try {
-    timer = setTimeout(() => {
-      timedOut = true;
-      killAll();
-    }, timeoutMs);
-    try {
-      result = await withLink(body, { noFallback: true, verbose });
-    } catch (e) {
-      if (e instanceof VariantSkip || timedOut) throw e;
-      if (!children.length && /not root|`ip` not found|netns add/.test(e.message)) {
-        throw new VariantSkip(`network namespaces unavailable: ${e.message}`);
+    result = await group.withDeadline(timeoutMs, `variant run "${runName}"`, async () => {
+      try {
+        return await withLink(body, { noFallback: true, verbose });
+      } catch (e) {
+        if (!(e instanceof VariantSkip) && !children.length && /not root|`ip` not found|netns add/.test(e.message)) {
+          throw new VariantSkip(`network namespaces unavailable: ${e.message}`);
+        }
+        throw e;
       }
-      throw e;
-    }
-    if (timedOut) throw new Error('late');
+    });
   } catch (e) {
-    killAll();
     fs.rmSync(serverTruth, { force: true });
-    if (timedOut) throw new Error(`variant run "${runName}" timed out after ${timeoutMs} ms (${e.message})`);
     throw e;
   } finally {
-    clearTimeout(timer);
-    killAll();
     fs.rmSync(uploadDir, { recursive: true, force: true });
   }
 
