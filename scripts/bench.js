@@ -1,42 +1,168 @@
 #!/usr/bin/env node
-// npm run bench [-- capture.pcap] [--runs N]
-// Runs extract-http on a capture (by default a fresh real capture from the harness) and prints
-// throughput and peak memory. Timings are printed, never asserted.
+// npm run bench [-- options] [capture.pcap]
+//
+// Generates (once, then cached) a seeded ~1 GiB capture of realistic HTTP traffic with its
+// ground truth, runs extract-http on it with the default outputs, checks every recovered body
+// against the truth, and prints MB/s, packets/s, transactions/s and peak RSS. When tcpflow and
+// tshark are installed it runs them on the same capture, alternating with ours, and prints our
+// speed as a ratio to each. Then it does the same for 10,000 short connections of one small
+// transaction each. Timings are printed, never asserted.
+//
+//   --size 1G         size of the generated capture (e.g. 200M, 4G)
+//   --seed 1          generator seed
+//   --runs 3          runs of extract-http and tcpflow, alternating
+//   --tshark-runs 1   runs of tshark (about 2 minutes per GiB); 0 skips it
+//   --no-compare      run only extract-http
+//   --no-short        skip the 10,000 short connections
+//   --harness         use a real capture made by the test harness (scenario "full") instead
+//   --cpu-prof        write a V8 CPU profile of the first run to the bench folder
+//   --cache DIR       where generated captures are kept (default: $TMPDIR/extract-http-bench)
+//   capture.pcap      bench this capture instead (its truth is read from capture.truth.json if present)
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve, dirname } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { generate, parseSize } from './bench/generate.js';
+import { verify } from './bench/verify.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
-const runsAt = args.indexOf('--runs');
-const runs = runsAt >= 0 ? Number(args.splice(runsAt, 2)[1]) : 3;
+const flag = (name) => { const i = args.indexOf(`--${name}`); if (i < 0) return false; args.splice(i, 1); return true; };
+const opt = (name, dflt) => { const i = args.indexOf(`--${name}`); return i < 0 ? dflt : args.splice(i, 2)[1]; };
+const size = parseSize(opt('size', '1G'));
+const seed = Number(opt('seed', '1'));
+const runs = Number(opt('runs', '3'));
+const tsharkRuns = Number(opt('tshark-runs', '1'));
+const cacheDir = resolve(opt('cache', join(tmpdir(), 'extract-http-bench')));
+const compare = !flag('no-compare');
+const short = !flag('no-short');
+const harness = flag('harness');
+const cpuProf = flag('cpu-prof');
 const work = mkdtempSync(join(tmpdir(), 'xh-bench-'));
-let capture = args[0] ? resolve(args[0]) : null;
-if (!capture) {
-  const { makeCapture } = await import(pathToFileURL(join(root, 'test', 'harness', 'capture.js')).href);
-  const cap = await makeCapture({ scenario: 'full', dir: work });
-  capture = cap.pcap;
-  console.log(`capture: harness scenario "full" (${cap.mode}), ${cap.truth.length} transactions`);
+mkdirSync(cacheDir, { recursive: true });
+
+const timeBin = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+const MB = 1e6;
+
+/** Runs a command; returns wall seconds and peak RSS (MiB, when /usr/bin/time is there). */
+function timed(cmd, argv, env) {
+  const marker = join(work, 'time.txt');
+  const full = timeBin ? [timeBin, ['-f', '%e %M', '-o', marker, cmd, ...argv]] : [cmd, argv];
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(full[0], full[1], { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, ...env } });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  const rss = timeBin ? Number(readFileSync(marker, 'utf8').trim().split(/\s+/).pop()) / 1024 : null;
+  return { seconds, rss, stdout: r.stdout };
 }
-const size = statSync(capture).size;
-console.log(`capture: ${capture} (${(size / 1e6).toFixed(1)} MB)`);
-const child = `
-  const { extract } = await import(${JSON.stringify(pathToFileURL(join(root, 'dist', 'extract.js')).href)});
-  const s = await extract({ inputs: [process.argv[1]], outDir: process.argv[2] });
-  process.stdout.write(JSON.stringify({ ...s, maxRssKiB: process.resourceUsage().maxRSS }));
-`;
-for (let i = 1; i <= runs; i++) {
-  const out = join(work, `out-${i}`);
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', child, capture, out], { encoding: 'utf8' });
-  if (r.status !== 0) { console.error(r.stderr); process.exit(1); }
-  const s = JSON.parse(r.stdout);
-  console.log(
-    `run ${i}: ${s.seconds.toFixed(3)} s  ${(size / 1e6 / s.seconds).toFixed(1)} MB/s  ` +
-    `${Math.round(s.packets / s.seconds)} packets/s  ${Math.round(s.transactions / s.seconds)} transactions/s  ` +
-    `peak RSS ${(s.maxRssKiB / 1024).toFixed(0)} MiB  (${s.transactions} transactions, ${s.files} files)`,
-  );
-  rmSync(out, { recursive: true, force: true });
+
+function ours(capture, out, prof) {
+  const argv = [join(root, 'bin', 'extract-http.js'), capture, '-o', out];
+  const env = prof ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${prof}` } : {};
+  const r = timed(process.execPath, argv, env);
+  const num = (label) => Number((new RegExp(`^${label}\\s+(\\d+)`, 'm').exec(r.stdout) ?? [])[1]);
+  return { ...r, packets: num('packets'), transactions: num('transactions'), files: num('files') };
 }
-rmSync(work, { recursive: true, force: true });
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const fmt = (r, bytes) =>
+  `${r.seconds.toFixed(2)} s  ${(bytes / MB / r.seconds).toFixed(1)} MB/s` + (r.rss != null ? `  peak RSS ${r.rss.toFixed(0)} MiB` : '');
+
+/** A generated capture from the cache, or a fresh one. */
+function cached(profile, target) {
+  const name = profile === 'short' ? `short-s${seed}-10000` : `mixed-s${seed}-${target}`;
+  const pcap = join(cacheDir, `${name}.pcap`);
+  const truthFile = join(cacheDir, `${name}.truth.json`);
+  if (!existsSync(pcap) || !existsSync(truthFile)) {
+    process.stdout.write(`generating ${pcap} ... `);
+    const g = generate({ out: pcap, size: target, seed, profile });
+    writeFileSync(truthFile, JSON.stringify(g));
+    console.log(`${(g.bytes / MB).toFixed(0)} MB, ${g.packets} packets, ${g.connections} connections, ${g.transactions} transactions`);
+  }
+  return { pcap, truth: JSON.parse(readFileSync(truthFile, 'utf8')) };
+}
+
+function bench(label, capture, truth, { compareOthers, nRuns }) {
+  const bytes = statSync(capture).size;
+  console.log(`\n== ${label}: ${capture}`);
+  console.log(`   ${(bytes / MB).toFixed(1)} MB` + (truth ? `, ${truth.packets} packets, ${truth.connections} connections, ${truth.transactions} transactions` +
+    (truth.retransmitted != null ? ` (${truth.retransmitted} segments retransmitted, ${truth.reordered} reordered)` : '') : ''));
+  const results = { ours: [], tcpflow: [], tshark: [] };
+  const others = compareOthers ? ['tcpflow', 'tshark'].filter(have) : [];
+  if (compareOthers && others.length < 2) console.log('   (tcpflow or tshark not installed: apt-get install -y tcpflow tshark to compare)');
+  for (let i = 1; i <= nRuns; i++) {
+    const out = join(work, 'out');
+    const prof = cpuProf && i === 1 ? join(cacheDir, 'profiles') : null;
+    const r = ours(capture, out, prof);
+    if (i === 1 && truth) {
+      const v = verify(out, truth.truth);
+      console.log(`   truth: ${v.ok}/${v.checked} transactions with every body exact` + (v.problems.length ? `; ${v.problems.length} problems:` : ''));
+      for (const p of v.problems.slice(0, 10)) console.log(`     ${p}`);
+    }
+    rmSync(out, { recursive: true, force: true });
+    results.ours.push(r);
+    console.log(`   extract-http run ${i}: ${fmt(r, bytes)}  ${Math.round(r.packets / r.seconds)} packets/s  ` +
+      `${Math.round(r.transactions / r.seconds)} transactions/s  (${r.transactions} transactions, ${r.files} files)`);
+    if (prof) console.log(`   cpu profile: ${prof}`);
+    if (others.includes('tcpflow')) {
+      const dir = join(work, 'tcpflow');
+      mkdirSync(dir);
+      const t = timed('tcpflow', ['-r', capture, '-o', dir, '-e', 'http']);
+      const n = readdirSync(dir).length;
+      rmSync(dir, { recursive: true, force: true });
+      results.tcpflow.push(t);
+      console.log(`   tcpflow -e http run ${i}: ${fmt(t, bytes)}  (${n} files)`);
+    }
+    if (others.includes('tshark') && i <= tsharkRuns) {
+      const dir = join(work, 'tshark');
+      const t = timed('tshark', ['-q', '-r', capture, '--export-objects', `http,${dir}`]);
+      const n = existsSync(dir) ? readdirSync(dir).length : 0;
+      rmSync(dir, { recursive: true, force: true });
+      results.tshark.push(t);
+      console.log(`   tshark --export-objects http run ${i}: ${fmt(t, bytes)}  (${n} objects)`);
+    }
+  }
+  const o = median(results.ours.map((r) => r.seconds));
+  const summary = { bytes, seconds: o, mbps: bytes / MB / o, rss: Math.max(...results.ours.map((r) => r.rss ?? 0)), tps: median(results.ours.map((r) => r.transactions / r.seconds)) };
+  console.log(`   median: ${summary.mbps.toFixed(1)} MB/s, ${Math.round(summary.tps)} transactions/s, peak RSS ${summary.rss.toFixed(0)} MiB`);
+  for (const other of ['tcpflow', 'tshark']) {
+    if (!results[other].length) continue;
+    const t = median(results[other].map((r) => r.seconds));
+    summary[other] = t / o;
+    console.log(`   vs ${other}: ${(t / o).toFixed(2)}x its speed (${(bytes / MB / t).toFixed(1)} MB/s, peak RSS ${Math.max(...results[other].map((r) => r.rss ?? 0)).toFixed(0)} MiB)`);
+  }
+  return summary;
+}
+
+try {
+  const lines = [];
+  if (args[0]) {
+    const capture = resolve(args[0]);
+    const tf = capture.replace(/\.pcap$/, '') + '.truth.json';
+    bench('given capture', capture, existsSync(tf) ? JSON.parse(readFileSync(tf, 'utf8')) : null, { compareOthers: compare, nRuns: runs });
+  } else if (harness) {
+    const { makeCapture } = await import(pathToFileURL(join(root, 'test', 'harness', 'capture.js')).href);
+    const cap = await makeCapture({ scenario: 'full', dir: work });
+    bench(`harness scenario "full" (${cap.mode})`, cap.pcap, null, { compareOthers: compare, nRuns: runs });
+  } else {
+    const mixed = cached('mixed', size);
+    const m = bench('mixed HTTP traffic', mixed.pcap, mixed.truth, { compareOthers: compare, nRuns: runs });
+    lines.push(`throughput ${m.mbps.toFixed(1)} MB/s` + (m.tcpflow ? `, ${m.tcpflow.toFixed(2)}x tcpflow (target >= 1.5x)` : '') +
+      (m.tshark ? `, ${m.tshark.toFixed(1)}x tshark` : ''));
+    lines.push(`peak RSS ${m.rss.toFixed(0)} MiB on ${(m.bytes / MB).toFixed(0)} MB (target <= 250 MB)`);
+    if (short) {
+      const s = cached('short', 0);
+      const r = bench('10,000 short connections', s.pcap, s.truth, { compareOthers: false, nRuns: runs });
+      lines.push(`short connections ${Math.round(r.tps)} transactions/s (target >= 20,000)`);
+    }
+    console.log('\n== summary');
+    for (const l of lines) console.log(`   ${l}`);
+  }
+} catch (e) {
+  console.error(`bench: ${e.message}`);
+  process.exitCode = 1;
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
