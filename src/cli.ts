@@ -26,6 +26,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('layout', { choices: ['tree', 'flat'] as const, default: 'tree' as const, describe: 'files/ mirrors host and URL path (tree), or holds every file directly (flat)' })
     .option('dedup', { type: 'boolean', default: false, describe: 'store identical bodies once; every transaction still points to the file' })
     .option('overlap', { choices: ['first', 'last'] as const, default: 'first' as const, describe: 'which copy of overlapping TCP bytes to keep (bytes already delivered are never replaced); disagreeing copies are always recorded' })
+    .option('pcap-reader', { choices: ['fast', 'pcap-parser'] as const, default: 'fast' as const, describe: 'reader of classic pcap: our record loop, or the pcap-parser package (slower; the reference)' })
     .option('verify-checksums', { type: 'boolean', default: false, describe: 'drop TCP segments with a bad checksum (off by default: checksum offload makes valid traffic captured on the sender look bad)' })
     .example('$0 capture.pcapng -o out/', 'extract into out/')
     .example('$0 /var/spool/sensor/ -o case42/', 'rotated files of a folder, merged in timestamp order')
@@ -61,6 +62,7 @@ export async function main(argv: string[]): Promise<number> {
     hashes: [],
     layout: args.layout,
     dedup: args.dedup,
+    pcapReader: args.pcapReader,
   };
   for (const h of args.hashes.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
     if (h === 'md5' || h === 'sha1') request.hashes!.push(h);

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { MergedSource } from './capture/merge.js';
 import { join, resolve } from 'node:path';
-import { openCapture } from './capture/open.js';
+import { openCapture, type PcapReader } from './capture/open.js';
 import { sha256OfFile } from './capture/input.js';
 import { CaptureError, type Packet, type PacketSource } from './capture/types.js';
 import { PacketDecoder } from './decode/decoder.js';
@@ -36,6 +36,8 @@ export interface ExtractOptions {
   dedup?: boolean;
   /** Which copy of overlapping TCP bytes is kept while not yet delivered (default 'first'). */
   overlapPolicy?: OverlapPolicy;
+  /** Which reader takes classic pcap: our loop (default) or the pcap-parser package. */
+  pcapReader?: PcapReader;
   /** Aborting stops reading; what was read is finished and written as after a full run. */
   signal?: AbortSignal;
 }
@@ -76,7 +78,7 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
   if (opts.inputs.length === 0) throw new UsageError('no capture file given');
   // Every input is opened and recognised before anything is written.
   const skipped: string[] = [];
-  const sources = await openInputs(opts.inputs, opts.signal, skipped);
+  const sources = await openInputs(opts.inputs, opts.signal, skipped, opts.pcapReader ?? 'fast');
   const outDir = resolve(opts.outDir);
   prepareOutDir(outDir, opts.force ?? false);
 
@@ -202,7 +204,7 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
 }
 
 /** Opens each input; a folder stands for the capture files in it, in name order. */
-async function openInputs(inputs: string[], signal: AbortSignal | undefined, skipped: string[]): Promise<PacketSource[]> {
+async function openInputs(inputs: string[], signal: AbortSignal | undefined, skipped: string[], reader: PcapReader): Promise<PacketSource[]> {
   const sources: PacketSource[] = [];
   for (const input of inputs) {
     if (input !== '-' && existsSync(input) && statSync(input).isDirectory()) {
@@ -210,7 +212,7 @@ async function openInputs(inputs: string[], signal: AbortSignal | undefined, ski
       let found = 0;
       for (const f of names) {
         try {
-          sources.push(await openCapture(f, signal));
+          sources.push(await openCapture(f, signal, reader));
           found++;
         } catch (e) {
           // In a folder, other files are expected: say which were passed over, and go on.
@@ -220,7 +222,7 @@ async function openInputs(inputs: string[], signal: AbortSignal | undefined, ski
       }
       if (found === 0) throw new UsageError(`no capture files in folder ${input}`);
     } else {
-      sources.push(await openCapture(input, signal));
+      sources.push(await openCapture(input, signal, reader));
     }
   }
   return sources;

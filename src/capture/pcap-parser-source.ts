@@ -37,6 +37,7 @@ export class PcapParserSource implements PacketSource {
     const pkt: Packet = { linkType: 1, ts: 0, data: Buffer.alloc(0), origLen: 0, frame: 0, offset: 0 };
     let offset = GLOBAL_HEADER;
     let failure: Error | null = null;
+    let headerRead = false;
     return new Promise((resolve, reject) => {
       parser.on('globalHeader', (h) => {
         pkt.linkType = h.linkLayerType;
@@ -44,6 +45,7 @@ export class PcapParserSource implements PacketSource {
       });
       // pcap-parser would wait for (and keep copying) a body of any claimed size: stop at a garbage header.
       parser.on('packetHeader', (h) => {
+        headerRead = true;
         if (failure || h.capturedLength <= MAX_CAPLEN) return;
         stats.warnings.push({ offset, message: `corrupt record header (captured length ${h.capturedLength}); rest of file ignored` });
         failure = new Error('corrupt record header');
@@ -51,6 +53,7 @@ export class PcapParserSource implements PacketSource {
         resolve(stats);
       });
       parser.on('packet', ({ header, data }) => {
+        headerRead = false;
         if (failure) return;
         pkt.ts = header.timestampSeconds + header.timestampMicroseconds / 1e6;
         pkt.data = data;
@@ -80,7 +83,8 @@ export class PcapParserSource implements PacketSource {
       });
       parser.on('end', () => {
         if (failure) return;
-        const left = parser.buffer?.length ?? 0;
+        // pcap-parser has consumed the header of a record whose body is cut: count it as left too.
+        const left = (parser.buffer?.length ?? 0) + (headerRead ? RECORD_HEADER : 0);
         if (left > 0) {
           stats.warnings.push({
             offset,

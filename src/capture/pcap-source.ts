@@ -7,8 +7,10 @@ const RECORD_HEADER = 16;
 export const MAX_CAPLEN = 256 * 1024 * 1024;
 
 /**
- * Classic pcap read by a plain loop: used for what pcap-parser cannot read (nanosecond
- * timestamps, the modified format of Alexey Kuznetzov's patches). Handles both byte orders.
+ * Classic pcap read by a plain loop over the records, in every variant: microsecond (the
+ * default reader; pcap-parser reads it too and is the reference it is tested against),
+ * nanosecond and the modified format of Alexey Kuznetzov's patches, which pcap-parser cannot
+ * read. Handles both byte orders.
  */
 export class PcapSource implements PacketSource {
   readonly format: 'pcap' | 'pcap-nsec' | 'pcap-modified';

@@ -34,7 +34,7 @@ function tsharkCount(file) {
 }
 
 test('pcap (pcap-parser) and pcapng (ours) of the same capture yield identical packets', async () => {
-  const pcap = await openCapture(join(SAMPLES, 'web.pcap'));
+  const pcap = await openCapture(join(SAMPLES, 'web.pcap'), undefined, 'pcap-parser');
   const ng = await openCapture(join(SAMPLES, 'web.pcapng'));
   assert.equal(pcap.format, 'pcap');
   assert.equal(ng.format, 'pcapng');
@@ -49,7 +49,8 @@ test('pcap (pcap-parser) and pcapng (ours) of the same capture yield identical p
 
 test('our plain pcap loop agrees with pcap-parser, and reads nanosecond pcap', async (t) => {
   const file = join(SAMPLES, 'web.pcap');
-  const ref = await collect(await openCapture(file));
+  const ref = await collect(await openCapture(file, undefined, 'pcap-parser'));
+  assert.equal((await openCapture(file)).constructor, PcapSource, 'the loop is the default reader of classic pcap');
   async function* chunks(buf, size) { for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size); }
   // Odd chunk sizes put record boundaries everywhere.
   for (const size of [1, 7, 4096, 1 << 20]) {
@@ -86,4 +87,26 @@ test('a pcapng block whose trailing length lies ends the read with a warning; ea
   assert.equal(got.stats.warnings.length, 1);
   assert.equal(got.stats.warnings[0].offset, target);
   assert.match(got.stats.warnings[0].message, /trailing length/);
+});
+
+test('on a cut or corrupt pcap, the loop and pcap-parser keep the same packets and say the same', async () => {
+  const whole = readFileSync(join(SAMPLES, 'web.pcap'));
+  const dir = tmp();
+  const cut = join(dir, 'cut.pcap');
+  writeFileSync(cut, whole.subarray(0, whole.length - 700));
+  const garbage = Buffer.from(whole);
+  // The 40th record's captured length becomes absurd.
+  let off = 24;
+  for (let i = 1; i < 40; i++) off += 16 + garbage.readUInt32LE(off + 8);
+  garbage.writeUInt32LE(0x7fffffff, off + 8);
+  const corrupt = join(dir, 'corrupt.pcap');
+  writeFileSync(corrupt, garbage);
+  for (const file of [cut, corrupt]) {
+    const ref = await collect(await openCapture(file, undefined, 'pcap-parser'));
+    const ours = await collect(await openCapture(file));
+    samePackets(ref.packets, ours.packets);
+    assert.ok(ours.packets.length > 0);
+    assert.deepEqual(ours.stats.warnings, ref.stats.warnings);
+    assert.equal(ours.stats.warnings.length, 1);
+  }
 });
