@@ -6,11 +6,11 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { MergedSource } from './capture/merge.js';
 import { join, resolve } from 'node:path';
 import { openCapture, type PcapReader } from './capture/open.js';
-import { sha256OfFile } from './capture/input.js';
 import { CaptureError, type Packet, type PacketSource } from './capture/types.js';
 import { PacketDecoder } from './decode/decoder.js';
 import { TcpSegment } from './decode/segment.js';
 import { DEFAULT_FILE_STORE_OPTIONS, FileStore, type ExtraHash } from './evidence/file-store.js';
+import { HashWriter } from './evidence/hash-writer.js';
 import { SqliteLog } from './evidence/log.js';
 import { EvidenceRecorder } from './evidence/recorder.js';
 import { HttpSessionFactory } from './http/session.js';
@@ -83,124 +83,147 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
   prepareOutDir(outDir, opts.force ?? false);
 
   const log = new SqliteLog(join(outDir, 'http.sqlite'));
+  const hasher = new HashWriter();
+  // Each capture file is hashed beside the run, by the worker, from the start.
+  const captureHashes = sources.map((s) => (s.name === '<stdin>' ? null : hasher.hashFile(s.name)));
   const files = new FileStore(outDir, {
     ...DEFAULT_FILE_STORE_OPTIONS,
     keepEncoded: opts.keepEncoded ?? false,
     hashes: opts.hashes ?? [],
     layout: opts.layout ?? 'tree',
     dedup: opts.dedup ?? false,
-  });
-  const recorder = new EvidenceRecorder(log, files);
-  const factory = new HttpSessionFactory(recorder);
-  const tcp = new TcpReassembler(factory, { ...DEFAULT_TCP_OPTIONS, overlapPolicy: opts.overlapPolicy ?? 'first' });
-  const decoder = new PacketDecoder({ verifyChecksums: opts.verifyChecksums ?? false });
-  const seg = new TcpSegment();
-  const warnings: string[] = [];
-  let packets = 0;
-  let captureBytes = 0;
-  let tcpSegments = 0;
-  let internalErrors = 0;
-  /** Capture-level anomalies written to the log (damage, interruption). */
-  let captureAnomalies = 0;
-  const warn = (captureId: number, offset: number, message: string, name: string): void => {
-    const line = `${name}: ${message} (at byte ${offset})`;
-    warnings.push(line);
-    opts.onWarning?.(line);
-    captureAnomalies++;
-    log.anomaly({ scope: 'capture', capture_id: captureId, connection_id: null, transaction_id: null, kind: 'capture-damaged', detail: line, ts: null });
-  };
-
-  const onPacket = (p: Packet): void => {
-    try {
-      if (!decoder.decode(p, seg)) return;
-      tcpSegments++;
-      tcp.segment(seg);
-    } catch (e) {
-      // A bug must not cost the rest of the capture: record it against the frame and go on.
-      internalError(e, `frame ${p.frame}`, p.ts);
-      decoder.drop('internal error');
-    }
-  };
-  function internalError(e: unknown, where: string, ts: number | null): void {
-    if (++internalErrors <= MAX_INTERNAL_ERRORS) {
-      log.anomaly({ scope: 'packet', capture_id: null, connection_id: null, transaction_id: null, kind: 'internal-error', detail: `${where}: ${(e as Error).stack ?? e}`, ts });
-    }
-  }
-  const between = (): Promise<void> | undefined => {
-    if (opts.signal?.aborted) return Promise.reject(new Interrupted());
-    if (files.failure) return Promise.reject(files.failure);
-    return files.backlog > MAX_DECODE_BACKLOG ? files.waitBacklog(MAX_DECODE_BACKLOG / 2) : undefined;
-  };
-  let interrupted = false;
-
-  for (const line of skipped) {
-    warnings.push(line);
-    opts.onWarning?.(line);
-  }
-  const ended = (src: PacketSource, e: unknown): void => {
-    const captureId = sources.indexOf(src) + 1;
-    if (e instanceof Interrupted || (e && opts.signal?.aborted)) {
-      interrupted = true;
-      captureAnomalies++;
-      log.anomaly({ scope: 'capture', capture_id: captureId, connection_id: null, transaction_id: null, kind: 'interrupted', detail: `${src.name}: run interrupted; the rest of the input was not read`, ts: null });
-    } else if (e instanceof CaptureError) {
-      // Damage mid-file: what was read before it stays extracted.
-      warn(captureId, e.offset, e.message, src.name);
-    } else if (e) {
-      throw e;
-    }
-    const stats = src.stats;
-    for (const w of stats.warnings) warn(captureId, w.offset, w.message, src.name);
-    packets += stats.packets;
-    captureBytes += stats.bytes;
-    // A read that stopped early (damage) hashed only part of the file: hash all of it.
-    const sha256 = src.digest?.sha256 ?? (interrupted || src.name === '<stdin>' ? null : sha256OfFile(src.name));
-    log.capture({
-      id: captureId, path: src.name, format: src.format, sha256, link_types: [...stats.linkTypes].join(','),
-      packets: stats.packets, bytes: stats.bytes, first_ts: stats.firstTs, last_ts: stats.lastTs,
-    });
-  };
-  if (sources.length === 1) {
-    let error: unknown = null;
-    try {
-      await sources[0].read(onPacket, between);
-    } catch (e) {
-      error = e;
-    }
-    ended(sources[0], error);
-  } else {
-    await new MergedSource(sources).read(onPacket, between, ended);
-  }
-  decoder.finish();
+  }, hasher);
   try {
-    tcp.finish();
+    return await run();
   } catch (e) {
-    internalError(e, 'end of input', null);
+    await files.close().catch(() => {});
+    throw e;
   }
-  await files.drain();
-  files.stitch();
-  await files.drain();
-  for (const [reason, n] of decoder.drops) log.drop({ capture_id: null, reason, packets: n });
-  log.close();
-  files.close();
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return {
-    captures: sources.length,
-    packets,
-    captureBytes,
-    tcpSegments,
-    connections: tcp.connections,
-    httpConnections: recorder.httpConnections,
-    transactions: recorder.transactions,
-    files: files.files,
-    fileBytes: files.bytes,
-    anomalies: recorder.anomalies + captureAnomalies,
-    drops: Object.fromEntries(decoder.drops),
-    warnings,
-    interrupted,
-    seconds,
-    database: join(outDir, 'http.sqlite'),
-  };
+
+  async function run(): Promise<Summary> {
+    const recorder = new EvidenceRecorder(log, files);
+    const factory = new HttpSessionFactory(recorder);
+    const tcp = new TcpReassembler(factory, { ...DEFAULT_TCP_OPTIONS, overlapPolicy: opts.overlapPolicy ?? 'first' });
+    const decoder = new PacketDecoder({ verifyChecksums: opts.verifyChecksums ?? false });
+    const seg = new TcpSegment();
+    const warnings: string[] = [];
+    let packets = 0;
+    let captureBytes = 0;
+    let tcpSegments = 0;
+    let internalErrors = 0;
+    /** Capture-level anomalies written to the log (damage, interruption). */
+    let captureAnomalies = 0;
+    const warn = (captureId: number, offset: number, message: string, name: string): void => {
+      const line = `${name}: ${message} (at byte ${offset})`;
+      warnings.push(line);
+      opts.onWarning?.(line);
+      captureAnomalies++;
+      log.anomaly({ scope: 'capture', capture_id: captureId, connection_id: null, transaction_id: null, kind: 'capture-damaged', detail: line, ts: null });
+    };
+
+    const onPacket = (p: Packet): void => {
+      try {
+        if (!decoder.decode(p, seg)) return;
+        tcpSegments++;
+        tcp.segment(seg);
+      } catch (e) {
+        // A bug must not cost the rest of the capture: record it against the frame and go on.
+        internalError(e, `frame ${p.frame}`, p.ts);
+        decoder.drop('internal error');
+      }
+    };
+    function internalError(e: unknown, where: string, ts: number | null): void {
+      if (++internalErrors <= MAX_INTERNAL_ERRORS) {
+        log.anomaly({ scope: 'packet', capture_id: null, connection_id: null, transaction_id: null, kind: 'internal-error', detail: `${where}: ${(e as Error).stack ?? e}`, ts });
+      }
+    }
+    const between = (): Promise<void> | undefined => {
+      if (opts.signal?.aborted) return Promise.reject(new Interrupted());
+      if (files.failure) return Promise.reject(files.failure);
+      return files.congested ? files.waitBacklog(MAX_DECODE_BACKLOG / 2) : undefined;
+    };
+    let interrupted = false;
+
+    for (const line of skipped) {
+      warnings.push(line);
+      opts.onWarning?.(line);
+    }
+    const ended = (src: PacketSource, e: unknown): void => {
+      const captureId = sources.indexOf(src) + 1;
+      if (e instanceof Interrupted || (e && opts.signal?.aborted)) {
+        interrupted = true;
+        captureAnomalies++;
+        log.anomaly({ scope: 'capture', capture_id: captureId, connection_id: null, transaction_id: null, kind: 'interrupted', detail: `${src.name}: run interrupted; the rest of the input was not read`, ts: null });
+      } else if (e instanceof CaptureError) {
+        // Damage mid-file: what was read before it stays extracted.
+        warn(captureId, e.offset, e.message, src.name);
+      } else if (e) {
+        throw e;
+      }
+      const stats = src.stats;
+      for (const w of stats.warnings) warn(captureId, w.offset, w.message, src.name);
+      packets += stats.packets;
+      captureBytes += stats.bytes;
+      captureRows.push({
+        id: captureId, path: src.name, format: src.format, sha256: src.digest?.sha256 ?? null, link_types: [...stats.linkTypes].join(','),
+        packets: stats.packets, bytes: stats.bytes, first_ts: stats.firstTs, last_ts: stats.lastTs,
+      });
+    };
+    const captureRows: CaptureRow[] = [];
+    if (sources.length === 1) {
+      let error: unknown = null;
+      try {
+        await sources[0].read(onPacket, between);
+      } catch (e) {
+        error = e;
+      }
+      ended(sources[0], error);
+    } else {
+      await new MergedSource(sources).read(onPacket, between, ended);
+    }
+    decoder.finish();
+    try {
+      tcp.finish();
+    } catch (e) {
+      internalError(e, 'end of input', null);
+    }
+    await files.drain();
+    files.stitch();
+    await files.drain();
+    for (const [reason, n] of decoder.drops) log.drop({ capture_id: null, reason, packets: n });
+    for (const row of captureRows) {
+      // An interrupted run does not wait to hash the rest of a large file.
+      const hash = captureHashes[row.id - 1];
+      if (hash && !interrupted) row.sha256 = await hash;
+      log.capture(row);
+    }
+    log.close();
+    await files.close();
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    return {
+      captures: sources.length,
+      packets,
+      captureBytes,
+      tcpSegments,
+      connections: tcp.connections,
+      httpConnections: recorder.httpConnections,
+      transactions: recorder.transactions,
+      files: files.files,
+      fileBytes: files.bytes,
+      anomalies: recorder.anomalies + captureAnomalies,
+      drops: Object.fromEntries(decoder.drops),
+      warnings,
+      interrupted,
+      seconds,
+      database: join(outDir, 'http.sqlite'),
+    };
+  }
+}
+
+interface CaptureRow {
+  id: number;
+  sha256: string | null;
+  [column: string]: string | number | null;
 }
 
 /** Opens each input; a folder stands for the capture files in it, in name order. */

@@ -16,18 +16,20 @@ export type PcapReader = 'fast' | 'pcap-parser';
 
 /** Opens a capture and picks its reader by magic number, never by file name. */
 export async function openCapture(path: string, signal?: AbortSignal, pcapReader: PcapReader = 'fast'): Promise<PacketSource> {
-  const digest = new InputDigest();
+  // A file is hashed by reading it again, off the packet loop (the caller does it); a stream
+  // can be read only once, so standard input is hashed as it is read.
+  const digest = path === '-' ? new InputDigest() : null;
   const source = await openSource(path, digest, signal, pcapReader);
-  source.digest = digest;
+  if (digest) source.digest = digest;
   return source;
 }
 
-async function openSource(path: string, digest: InputDigest, signal: AbortSignal | undefined, pcapReader: PcapReader): Promise<PacketSource> {
+async function openSource(path: string, digest: InputDigest | null, signal: AbortSignal | undefined, pcapReader: PcapReader): Promise<PacketSource> {
   const name = path === '-' ? '<stdin>' : path;
   const input = await openInput(path);
   // Reading may wait on a slow pipe: an abort must not wait for its next chunk.
   signal?.addEventListener('abort', () => input.destroy(new Error('interrupted')), { once: true });
-  let peeked = await peek(digest.wrap(input), 4);
+  let peeked = await peek(digest ? digest.wrap(input) : input, 4);
   if (peeked.head.length >= 2 && peeked.head[0] === 0x1f && peeked.head[1] === 0x8b) {
     const gunzip = createGunzip();
     const raw = Readable.from(peeked.stream, { objectMode: false });

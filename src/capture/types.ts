@@ -42,7 +42,7 @@ export interface PacketSource {
   readonly format: CaptureFormat;
   /** Counts so far; after a failed or interrupted read, what was read before it. */
   readonly stats: ReadStats;
-  /** sha256 of the input's bytes as stored (before gunzip), set by openCapture. */
+  /** sha256 of standard input's bytes as read (before gunzip), set by openCapture. */
   digest?: InputDigest;
   read(onPacket: (p: Packet) => void, between: () => Promise<void> | undefined): Promise<ReadStats>;
 }

@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, createReadStream, createWriteStream, ftruncateSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
-import { Transform, Writable, type TransformCallback } from 'node:stream';
+import { closeSync, createReadStream, createWriteStream, ftruncateSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Readable, Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { decoderFor, planCodings } from '../http/content-coding.js';
 import { extensionFor, NameReserver, withExtension } from './names.js';
@@ -9,6 +9,7 @@ import { SNIFF_BYTES, sniffType, typeMismatch, type SniffedType } from './file-t
 import { splitMultipart, type ContentRange, type PartHead, type PartSink } from './multipart.js';
 import { RangeStitcher, type StitchedResource } from './ranges.js';
 import { givenName, tagName } from './names.js';
+import { HashWriter, type Spill, type SpillDigests } from './hash-writer.js';
 
 /** Where a body came from and what its headers claim. */
 export interface BodyMeta {
@@ -99,12 +100,18 @@ const WRITE_BUFFER = 256 * 1024;
 const FIRST_WRITE_BUFFER = 16 * 1024;
 const FILES_DIR = 'files';
 const DECODE_CONCURRENCY = 2;
+/** Bodies in line (decoding, or waiting for their name) before the packet loop waits. */
+const MAX_BACKLOG = 64;
 
-/** A body's bytes, whole in a temporary file, waiting for its name. */
+/**
+ * A body's bytes, whole, waiting for its name: in memory (`data`) when small, so the file is
+ * written once under its final name; else in a temporary file (`tmp`), renamed into place.
+ */
 interface Finished {
   meta: BodyMeta;
   origin?: FileOrigin;
-  tmp: string;
+  tmp: string | null;
+  data: Buffer | null;
   size: number;
   /** Hashes of the file's bytes; extra hashes left out are computed from the file. */
   sha256: string;
@@ -133,9 +140,10 @@ interface Slot {
 }
 
 /**
- * Writes recovered bodies under `<out>/files/`. Bytes go to a temporary file in `<out>/.tmp/`
- * as they arrive, hashed on the way; the file gets its final name, from its real type, only
- * when complete, so a name in the log always points at a whole file.
+ * Writes recovered bodies under `<out>/files/`. A body is kept in memory up to WRITE_BUFFER;
+ * past that its bytes go, as they arrive, to the HashWriter's worker, which hashes them and
+ * writes them to a temporary file in `<out>/.tmp/`. A file gets its final name, from its real
+ * type, only when complete, so a name in the log always points at a whole file.
  */
 export class FileStore {
   private readonly names: NameReserver;
@@ -148,9 +156,12 @@ export class FileStore {
   private readonly slots: Slot[] = [];
   /** With --dedup: the first file stored for each sha256. */
   private readonly stored = new Map<string, { id: number; path: string }>();
-  /** A failure writing a file (a full disk): the run stops with it. */
-  failure: Error | null = null;
+  private failed: Error | null = null;
   private readonly ranges: RangeStitcher;
+  /** A failure writing a file (a full disk): the run stops with it. */
+  get failure(): Error | null {
+    return this.failed ?? this.hasher.failure;
+  }
   /** Where new slots go while a body is being split: right after it, so names stay in order. */
   private insertAt: number | null = null;
   /** Receives files made from other files (multipart parts, stitched ranges). */
@@ -159,8 +170,10 @@ export class FileStore {
   note: (transactionId: number, kind: string, detail: string) => void = () => {};
   files = 0;
   bytes = 0;
+  /** Folders known to exist, so a file's folder is made once, not once per file. */
+  private dirsMade = new Set<string>();
 
-  constructor(private readonly outDir: string, private readonly opts: FileStoreOptions = DEFAULT_FILE_STORE_OPTIONS) {
+  constructor(private readonly outDir: string, private readonly opts: FileStoreOptions = DEFAULT_FILE_STORE_OPTIONS, private readonly hasher = new HashWriter()) {
     this.tmpDir = join(outDir, '.tmp');
     this.names = new NameReserver(outDir);
     mkdirSync(this.tmpDir, { recursive: true });
@@ -179,15 +192,27 @@ export class FileStore {
   /** Resolves when the backlog is at most `n`; rejects when writing a file failed. */
   async waitBacklog(n: number): Promise<void> {
     while (this.backlog > n && !this.failure) await new Promise<void>((r) => this.idle.push(r));
+    await this.hasher.wait();
     if (this.failure) throw this.failure;
+  }
+
+  /** Whether the packet loop should wait: many bodies in line, or many bytes not yet written. */
+  get congested(): boolean {
+    return this.backlog > MAX_BACKLOG || this.hasher.busy;
   }
 
   async drain(): Promise<void> {
     await this.waitBacklog(0);
   }
 
-  close(): void {
+  async close(): Promise<void> {
+    await this.hasher.close();
     rmSync(this.tmpDir, { recursive: true, force: true });
+  }
+
+  /** @internal A body too large to keep in memory: its bytes go to the worker. */
+  spill(tmp: string, extra: string[]): Spill {
+    return this.hasher.spill(tmp, extra);
   }
 
   /** @internal Holds a body's place in line for its name. */
@@ -201,7 +226,8 @@ export class FileStore {
   /** @internal The body's bytes are final: find its type, then name the files that are next in line. */
   fill(slot: Slot, file: Finished): void {
     const extra = this.opts.hashes.filter((h) => file[h] === undefined);
-    Promise.all([file.sniffHead ? sniffType(file.sniffHead) : null, extra.length ? hashFile(file.tmp, extra) : null])
+    const hashes = extra.length === 0 ? null : file.data ? hashBuffer(file.data, extra) : hashFile(file.tmp!, extra);
+    Promise.all([file.sniffHead ? sniffType(file.sniffHead) : null, hashes])
       .then(([sniffed, hashes]) => {
         slot.sniffed = sniffed;
         slot.file = hashes ? { ...file, ...hashes } : file;
@@ -245,7 +271,7 @@ export class FileStore {
     let dedupOf: number | null = null;
     const prev = this.opts.dedup ? this.stored.get(f.sha256) : undefined;
     if (prev) {
-      rmSync(f.tmp, { force: true });
+      if (f.tmp) rmSync(f.tmp, { force: true });
       path = prev.path;
       dedupOf = prev.id;
     } else {
@@ -253,8 +279,10 @@ export class FileStore {
       const nameType = f.sniffHead === null ? undefined : sniffed && sniffed.mime !== 'text/plain' ? sniffed.mime : meta.contentType;
       const name = directionName(withExtension(meta.baseName, f.suffix && !nameType ? undefined : nameType), nameType, meta.direction) + f.suffix;
       path = this.names.reserve(this.opts.layout === 'flat' ? [FILES_DIR] : [FILES_DIR, ...meta.dirs], name);
-      mkdirSync(join(this.outDir, path, '..'), { recursive: true });
-      renameSync(f.tmp, join(this.outDir, path));
+      const full = join(this.outDir, path);
+      this.folder(dirname(full));
+      if (f.data) writeFileSync(full, f.data);
+      else renameSync(f.tmp!, full);
       this.names.settle(path);
       this.bytes += f.size;
     }
@@ -314,8 +342,16 @@ export class FileStore {
     for (const r of this.ranges.finish()) this.fill(this.slot(this.derived), stitched(r));
   }
 
-  private fail(e: unknown): void {
-    this.failure ??= e instanceof Error ? e : new Error(String(e));
+  private folder(dir: string): void {
+    if (this.dirsMade.has(dir)) return;
+    mkdirSync(dir, { recursive: true });
+    if (this.dirsMade.size >= 100_000) this.dirsMade = new Set();
+    this.dirsMade.add(dir);
+  }
+
+  /** @internal */
+  fail(e: unknown): void {
+    this.failed ??= e instanceof Error ? e : new Error(String(e));
     this.wake();
   }
 
@@ -359,6 +395,10 @@ class Digests {
   }
 }
 
+function hashBuffer(data: Buffer, which: ExtraHash[]): Partial<Record<ExtraHash, string>> {
+  return Object.fromEntries(which.map((h) => [h, createHash(h).update(data).digest('hex')]));
+}
+
 async function hashFile(path: string, which: ExtraHash[]): Promise<Partial<Record<ExtraHash, string>>> {
   const hashes = which.map((h) => [h, createHash(h)] as const);
   for await (const chunk of createReadStream(path)) for (const [, h] of hashes) h.update(chunk as Buffer);
@@ -384,12 +424,14 @@ class HeadKeeper {
 
 /** Receives one body. Holes arrive as zeros and are recorded as such. */
 export class BodyWriter {
-  private fd: number;
   /** Grows from 16 KiB as the body does: most bodies are small, and many are open at once. */
   private buf: Buffer | null = null;
   private used = 0;
+  /** Set once the body outgrew memory: its bytes go to the worker from then on. */
+  private spilled: Spill | null = null;
   private readonly plan: ReturnType<typeof planCodings>;
-  private readonly hash: Digests;
+  /** Extra hashes of the wire bytes, only when they are likely to be the file. */
+  private readonly wireHashes: ExtraHash[];
   private size = 0;
   private missing = 0;
   private holes: Array<[number, number]> = [];
@@ -397,10 +439,8 @@ export class BodyWriter {
   private finished = false;
 
   constructor(private readonly store: FileStore, private readonly meta: BodyMeta, private readonly tmp: string, private readonly done: (f: StoredFile) => void, private readonly origin: FileOrigin) {
-    this.fd = openSync(tmp, 'w');
     this.plan = planCodings(meta.contentEncoding);
-    // Extra hashes of the wire bytes only when they are likely to be the file.
-    this.hash = new Digests(this.plan.decode.length === 0 || store.limits.keepEncoded ? store.limits.hashes : []);
+    this.wireHashes = this.plan.decode.length === 0 || store.limits.keepEncoded ? store.limits.hashes : [];
   }
 
   write(chunk: Buffer, hole: boolean): void {
@@ -413,32 +453,55 @@ export class BodyWriter {
     }
     this.head.add(chunk);
     this.size += chunk.length;
-    this.hash.update(chunk);
-    if (chunk.length >= WRITE_BUFFER) {
-      this.flush();
-      writeAll(this.fd, chunk);
+    for (let at = 0; at < chunk.length;) {
+      if (!this.buf || this.used === this.buf.length) this.makeRoom(chunk.length - at);
+      const n = Math.min(chunk.length - at, this.buf!.length - this.used);
+      chunk.copy(this.buf!, this.used, at, at + n);
+      this.used += n;
+      at += n;
+    }
+  }
+
+  /** A bigger buffer while the body fits in memory; past that, the full buffer goes to the worker. */
+  private makeRoom(want: number): void {
+    if (!this.buf) {
+      this.buf = HashWriter.buffer(Math.min(WRITE_BUFFER, Math.max(FIRST_WRITE_BUFFER, want)));
       return;
     }
-    if (this.buf && this.used + chunk.length > this.buf.length) {
-      const grow = this.buf.length < WRITE_BUFFER;
-      this.flush();
-      if (grow) this.buf = Buffer.allocUnsafe(this.buf.length * 2);
+    if (this.buf.length < WRITE_BUFFER && !this.spilled) {
+      const bigger = HashWriter.buffer(Math.min(WRITE_BUFFER, Math.max(this.buf.length * 2, this.used + want)));
+      this.buf.copy(bigger, 0, 0, this.used);
+      this.buf = bigger;
+      return;
     }
-    this.buf ??= Buffer.allocUnsafe(Math.max(FIRST_WRITE_BUFFER, chunk.length));
-    chunk.copy(this.buf, this.used);
-    this.used += chunk.length;
+    this.spilled ??= this.store.spill(this.tmp, this.wireHashes);
+    this.spilled.write(this.buf, this.used);
+    this.buf = HashWriter.buffer(WRITE_BUFFER);
+    this.used = 0;
   }
 
   finish(complete: boolean): void {
     if (this.finished) return;
     this.finished = true;
-    this.flush();
+    const slot = this.store.slot(this.done);
+    if (!this.spilled) {
+      const data = this.buf ? this.buf.subarray(0, this.used) : Buffer.alloc(0);
+      this.buf = null;
+      const d = new Digests(this.wireHashes);
+      d.update(data);
+      this.ended(slot, d.digest(), data, complete);
+      return;
+    }
+    if (this.buf) this.spilled.write(this.buf, this.used);
     // The writer may stay referenced until its row is written; its buffer need not.
     this.buf = null;
-    closeSync(this.fd);
-    const slot = this.store.slot(this.done);
+    this.spilled.end().then((wire) => this.ended(slot, wire, null, complete), (e: unknown) => this.store.fail(e));
+  }
+
+  /** The wire bytes are whole (in `data`, or in the temporary file) and hashed. */
+  private ended(slot: Slot, wire: SpillDigests, data: Buffer | null, complete: boolean): void {
     const plan = this.plan;
-    const wire = this.hash.digest();
+    const tmp = data ? null : this.tmp;
     const base = {
       meta: this.meta, origin: this.origin, wireSize: this.size, wireSha256: wire.sha256, missingBytes: this.missing, holes: this.holes,
       decodedSize: null, decodedSha256: null, codingRemoved: null,
@@ -448,27 +511,29 @@ export class BodyWriter {
       const why = plan.unknown ? `unknown content coding "${plan.unknown}"` : plan.decode.length ? 'not decoded: the body has missing bytes' : null;
       const coded = plan.unknown !== null || plan.decode.length > 0;
       this.store.fill(slot, {
-        ...base, ...(coded ? { sha256: wire.sha256 } : wire), tmp: this.tmp, size: this.size, sniffHead: coded ? null : this.head.bytes,
+        ...base, ...(coded ? { sha256: wire.sha256 } : wire), tmp, data, size: this.size, sniffHead: coded ? null : this.head.bytes,
         suffix: coded ? codedSuffix(plan.unknown ?? plan.decode[0]) : '', decodeError: why, complete: complete && this.missing === 0,
       });
       return;
     }
-    this.store.schedule(() => this.decode(slot, base, wire, complete));
+    this.store.schedule(() => this.decode(slot, base, wire, complete, data));
   }
 
-  private async decode(slot: Slot, base: Omit<Finished, 'tmp' | 'size' | 'sha256' | 'sniffHead' | 'suffix' | 'decodeError' | 'complete'>, wire: ReturnType<Digests['digest']>, complete: boolean): Promise<void> {
+  private async decode(slot: Slot, base: Omit<Finished, 'tmp' | 'data' | 'size' | 'sha256' | 'sniffHead' | 'suffix' | 'decodeError' | 'complete'>, wire: SpillDigests, complete: boolean, data: Buffer | null): Promise<void> {
     const codings = this.plan.decode;
     const keepEncoded = this.store.limits.keepEncoded;
     const out = this.store.newTmp('dec');
     const limits = this.store.limits;
     const cap = Math.min(limits.maxDecodedBytes, Math.max(64 * 1024 * 1024, base.wireSize * limits.maxDecodeRatio));
     const meter = new Meter(cap, keepEncoded ? [] : limits.hashes);
+    const tmp = data ? null : this.tmp;
     let error: string | null = null;
     try {
       // Each stage's first bytes decide raw vs zlib-wrapped deflate; only the outer one is known here.
       const stages = codings.map((c, i) => decoderFor(c, i === 0 ? this.head.bytes : Buffer.alloc(0)));
       const sink = keepEncoded ? new Writable({ write: (_c, _e, cb) => cb() }) : createWriteStream(out);
-      await pipeline([createReadStream(this.tmp), ...stages, meter, sink]);
+      const source = data ? Readable.from([data], { objectMode: false }) : createReadStream(this.tmp);
+      await pipeline([source, ...stages, meter, sink]);
     } catch (e) {
       error = (e as Error).message;
     }
@@ -477,7 +542,7 @@ export class BodyWriter {
       // A bomb, or nothing decodable: the raw body is the evidence.
       rmSync(out, { force: true });
       this.store.fill(slot, {
-        ...base, tmp: this.tmp, size: base.wireSize, sha256: base.wireSha256, sniffHead: null, suffix: codedSuffix(codings[0]),
+        ...base, tmp, data, size: base.wireSize, sha256: base.wireSha256, sniffHead: null, suffix: codedSuffix(codings[0]),
         decodeError: meter.capped ? `decoded size cap of ${cap} bytes reached; raw body kept` : error, complete,
       });
       return;
@@ -487,22 +552,16 @@ export class BodyWriter {
     if (keepEncoded) {
       // The file is the wire body; the decoded form is measured, hashed and sniffed only.
       this.store.fill(slot, {
-        ...base, ...decoded, ...wire, tmp: this.tmp, size: base.wireSize, sniffHead: meter.head.bytes, suffix: codedSuffix(codings[0]),
+        ...base, ...decoded, ...wire, tmp, data, size: base.wireSize, sniffHead: meter.head.bytes, suffix: codedSuffix(codings[0]),
         decodeError: error, complete: complete && error === null,
       });
       return;
     }
-    rmSync(this.tmp, { force: true });
+    if (tmp) rmSync(tmp, { force: true });
     this.store.fill(slot, {
-      ...base, ...decoded, ...digests, tmp: out, size: meter.size, sniffHead: meter.head.bytes, suffix: '',
+      ...base, ...decoded, ...digests, tmp: out, data: null, size: meter.size, sniffHead: meter.head.bytes, suffix: '',
       codingRemoved: [...codings].reverse().join(', '), decodeError: error, complete: complete && error === null,
     });
-  }
-
-  private flush(): void {
-    if (this.used === 0 || !this.buf) return;
-    writeAll(this.fd, this.buf.subarray(0, this.used));
-    this.used = 0;
   }
 }
 
@@ -518,11 +577,6 @@ function directionName(name: string, contentType: string | undefined, direction:
   const ext = extensionFor(contentType);
   if (ext && name.toLowerCase().endsWith(`.${ext}`)) return `${name.slice(0, -ext.length - 1)}.request.${name.slice(-ext.length)}`;
   return `${name}.request`;
-}
-
-function writeAll(fd: number, b: Buffer): void {
-  let off = 0;
-  while (off < b.length) off += writeSync(fd, b, off, b.length - off);
 }
 
 /** Counts, hashes and keeps the start of decoded bytes, and stops the pipeline at the size cap. */
@@ -580,7 +634,7 @@ function stitched(r: StitchedResource): Finished {
   const missing = holes.reduce((a, [, l]) => a + l, 0);
   const sha256 = hash.digest('hex');
   return {
-    meta: { ...meta, transactionId: r.transactionId }, origin: 'stitched', tmp: r.tmp, size, sha256, sniffHead: head.bytes, suffix: '',
+    meta: { ...meta, transactionId: r.transactionId }, origin: 'stitched', tmp: r.tmp, data: null, size, sha256, sniffHead: head.bytes, suffix: '',
     wireSize: size, wireSha256: sha256, decodedSize: null, decodedSha256: null, codingRemoved: null,
     decodeError: r.total === null ? 'the resource\'s total length was never sent' : null,
     complete: r.total !== null && missing === 0, missingBytes: missing, holes,

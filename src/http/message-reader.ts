@@ -42,6 +42,25 @@ const MAX_HEAD_KEPT = 16 * 1024;
 const MAX_HEAD_CHECKED = 64 * 1024;
 
 /**
+ * Body bytes are handed to llhttp in batches of up to this many bytes where that changes
+ * nothing: each call into llhttp costs about a microsecond, plus a copy and a callback for the
+ * body, so per 1460-byte segment it was a quarter of the packet loop.
+ */
+const BATCH = 16 * 1024;
+/** Batch buffers in use at most, across all readers: 4 MiB, whatever the connection count. */
+const MAX_BATCHES = 256;
+const spareBatches: Buffer[] = [];
+let batchesMade = 0;
+
+function takeBatch(): Buffer | null {
+  const b = spareBatches.pop();
+  if (b) return b;
+  if (batchesMade >= MAX_BATCHES) return null;
+  batchesMade++;
+  return Buffer.allocUnsafeSlow(BATCH);
+}
+
+/**
  * Reads one direction of a connection as a sequence of HTTP messages with llhttp. Gaps in a
  * body of known extent are zero-filled and recorded; anything else resynchronises at the next
  * message start, so the rest of the connection is never abandoned.
@@ -71,6 +90,9 @@ export class MessageReader implements ParserCallbacks {
   private headEnd = -1;
   private skipFrom = 0;
   private heldBytes = 0;
+  /** Body bytes not yet handed to llhttp (see BATCH). */
+  private batch: Buffer | null = null;
+  private batchLen = 0;
   /** What the owner decided for the body of the head just parsed. */
   private decision = BODY_NORMAL;
   private readonly span = new HeadSpan(MAX_HEAD_CHECKED);
@@ -107,8 +129,44 @@ export class MessageReader implements ParserCallbacks {
   }
 
   data(buf: Buffer, ts: number, peerAck = -1): void {
+    if (this.batchLen + buf.length > BATCH) this.flushBatch();
+    if (this.batchable(buf.length) && (this.batch ??= takeBatch()) !== null) {
+      buf.copy(this.batch, this.batchLen);
+      this.batchLen += buf.length;
+      this.ts = ts;
+      this.peerAck = peerAck;
+      return;
+    }
+    this.flushBatch();
     this.ts = ts;
     this.peerAck = peerAck;
+    this.feed(buf);
+  }
+
+  /**
+   * Bytes that lie inside a Content-Length body and do not reach its end: nothing but the body
+   * can happen while llhttp reads them, so feeding them later, together, changes nothing.
+   */
+  private batchable(len: number): boolean {
+    const msg = this.msg;
+    return this.mode === 'parse' && msg !== null && this.bodyMode === 'length' && !this.again && !this.chunkMsg &&
+      msg.contentLength !== null && msg.contentLength - msg.bodyLen - this.batchLen > len && !this.parser.parsingHeaders;
+  }
+
+  /** Hands llhttp the body bytes put off so far. Before anything else happens on the connection. */
+  flushBatch(): void {
+    const batch = this.batch;
+    if (!batch) return;
+    const len = this.batchLen;
+    this.batch = null;
+    this.batchLen = 0;
+    // llhttp copies what it hands on; the buffer is free again once it returns.
+    if (len > 0) this.feed(batch.subarray(0, len));
+    spareBatches.push(batch);
+  }
+
+  private feed(buf: Buffer): void {
+    const ts = this.ts;
     while (buf.length > 0 || this.again) {
       switch (this.mode) {
         case 'off':
@@ -185,6 +243,7 @@ export class MessageReader implements ParserCallbacks {
   }
 
   gap(len: number, ts: number): void {
+    this.flushBatch();
     this.ts = ts;
     let msg = this.msg;
     if (this.mode === 'parse' && msg && !this.parser.parsingHeaders && this.bodyMode === 'length' &&
@@ -250,6 +309,7 @@ export class MessageReader implements ParserCallbacks {
 
   /** No more bytes will come in this direction. */
   end(ts: number): void {
+    this.flushBatch();
     this.ts = ts;
     if (this.mode === 'simple' && this.msg) {
       // The close is what ends an HTTP/0.9 response: it is complete.
@@ -293,6 +353,7 @@ export class MessageReader implements ParserCallbacks {
 
   /** The protocol switched: held and later bytes are counted, not parsed. */
   stop(): void {
+    this.flushBatch();
     this.otherBytes += this.heldBytes;
     this.held = [];
     this.heldBytes = 0;
@@ -301,6 +362,7 @@ export class MessageReader implements ParserCallbacks {
   }
 
   close(): void {
+    this.flushBatch();
     this.llhttp?.close();
     this.llhttp = null;
     this.chunkCheck?.close();

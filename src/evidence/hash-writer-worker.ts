@@ -1,0 +1,87 @@
+/**
+ * The other core's share of the evidence work: hashes and writes the bytes of large bodies,
+ * and hashes whole capture files. Messages come from HashWriter (hash-writer.ts), in order.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { parentPort } from 'node:worker_threads';
+import type { ToWorker, FromWorker } from './hash-writer.js';
+
+const port = parentPort!;
+const post = (m: FromWorker): void => port.postMessage(m);
+
+interface Open {
+  fd: number;
+  hashes: Array<[string, Hash]>;
+  error: string | null;
+}
+const files = new Map<number, Open>();
+
+port.on('message', (m: ToWorker) => {
+  switch (m.t) {
+    case 'write': {
+      let f = files.get(m.id);
+      if (!f) {
+        f = { fd: -1, hashes: ['sha256', ...m.extra!].map((h) => [h, createHash(h)]), error: null };
+        files.set(m.id, f);
+        try {
+          f.fd = openSync(m.path!, 'w');
+        } catch (e) {
+          fail(f, e);
+        }
+      }
+      const buf = Buffer.from(m.buf, 0, m.len);
+      for (const [, h] of f.hashes) h.update(buf);
+      if (f.error === null) {
+        try {
+          for (let off = 0; off < buf.length;) off += writeSync(f.fd, buf, off, buf.length - off);
+        } catch (e) {
+          fail(f, e);
+        }
+      }
+      post({ t: 'ack', bytes: m.len });
+      break;
+    }
+    case 'end': {
+      const f = files.get(m.id);
+      files.delete(m.id);
+      if (!f) {
+        post({ t: 'end', id: m.id, digests: {}, error: 'nothing was written' });
+        break;
+      }
+      if (f.fd >= 0) closeSync(f.fd);
+      post({ t: 'end', id: m.id, digests: Object.fromEntries(f.hashes.map(([n, h]) => [n, h.digest('hex')])), error: f.error });
+      break;
+    }
+    case 'hash-file':
+      void hashFile(m.id, m.path);
+      break;
+  }
+});
+
+function fail(f: Open, e: unknown): void {
+  const err = e as NodeJS.ErrnoException;
+  f.error = err.message;
+  post({ t: 'failure', message: err.message, code: err.code });
+}
+
+/** Hashes a file in steps, letting body writes through between them. */
+async function hashFile(id: number, path: string): Promise<void> {
+  let fd = -1;
+  let sha256: string | null = null;
+  try {
+    fd = openSync(path, 'r');
+    const hash = createHash('sha256');
+    const buf = Buffer.allocUnsafe(4 << 20);
+    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) {
+      hash.update(buf.subarray(0, n));
+      await new Promise((r) => setImmediate(r));
+    }
+    sha256 = hash.digest('hex');
+  } catch {
+    sha256 = null;
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+  post({ t: 'hashed', id, sha256 });
+}

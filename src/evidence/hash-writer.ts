@@ -1,0 +1,163 @@
+/**
+ * Moves the bulk byte work off the packet loop: large bodies are hashed and written by a worker
+ * thread (hash-writer-worker.ts), and so is the hash of each capture file. On a capture that
+ * is mostly large bodies, sha256 and the writes are about a third of the work; with them on the
+ * second core, the packet loop keeps one core to itself.
+ *
+ * Buffers given to `write` are transferred, not copied: the caller must not touch them again.
+ */
+import { Worker } from 'node:worker_threads';
+
+export type ToWorker =
+  | { t: 'write'; id: number; path?: string; extra?: string[]; buf: ArrayBuffer; len: number }
+  | { t: 'end'; id: number }
+  | { t: 'hash-file'; id: number; path: string };
+
+export type FromWorker =
+  | { t: 'ack'; bytes: number }
+  | { t: 'end'; id: number; digests: Record<string, string>; error: string | null }
+  | { t: 'hashed'; id: number; sha256: string | null }
+  | { t: 'failure'; message: string; code?: string };
+
+export interface SpillDigests {
+  sha256: string;
+  md5?: string;
+  sha1?: string;
+}
+
+/** A body whose bytes go to the worker, to a file at `path`. */
+export interface Spill {
+  /** Hands over the first `len` bytes of `buf`, which must own its whole ArrayBuffer. */
+  write(buf: Buffer, len: number): void;
+  /** Resolves with the digests of every byte written, once the file is closed. */
+  end(): Promise<SpillDigests>;
+}
+
+/** Bytes handed over and not yet written: past this, the packet loop waits. */
+const MAX_IN_FLIGHT = 64 * 1024 * 1024;
+
+export class HashWriter {
+  private worker: Worker | null = null;
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve: (v: never) => void; reject: (e: Error) => void }>();
+  private inFlight = 0;
+  private drained: Array<() => void> = [];
+  /** The first write that failed (a full disk): the run stops with it. */
+  failure: Error | null = null;
+
+
+  /** A buffer a Spill can take: its own ArrayBuffer, not a slice of Node's pool. */
+  static buffer(size: number): Buffer {
+    return Buffer.allocUnsafeSlow(size);
+  }
+
+  /** A body written to `path`, hashed with sha256 and the `extra` hashes. */
+  spill(path: string, extra: string[]): Spill {
+    const id = this.nextId++;
+    let first = true;
+    return {
+      write: (buf, len) => {
+        if (len === 0) return;
+        if (buf.byteOffset !== 0) throw new Error('HashWriter: buffer must own its ArrayBuffer');
+        this.inFlight += len;
+        const ab = buf.buffer as ArrayBuffer;
+        const m: ToWorker = first ? { t: 'write', id, path, extra, buf: ab, len } : { t: 'write', id, buf: ab, len };
+        first = false;
+        this.post(m, [ab]);
+      },
+      end: () => {
+        if (first) {
+          // Nothing written: the worker still makes the (empty) file.
+          const ab = HashWriter.buffer(1).buffer as ArrayBuffer;
+          this.post({ t: 'write', id, path, extra, buf: ab, len: 0 }, [ab]);
+          first = false;
+        }
+        return this.ask<SpillDigests>(id, { t: 'end', id });
+      },
+    };
+  }
+
+  /** sha256 of a whole file, read by the worker; null if it cannot be read. */
+  hashFile(path: string): Promise<string | null> {
+    const id = this.nextId++;
+    return this.ask<string | null>(id, { t: 'hash-file', id, path });
+  }
+
+  /** Resolves once at most `max` bytes wait for the worker. */
+  async wait(max = MAX_IN_FLIGHT / 2): Promise<void> {
+    while (this.inFlight > max && !this.failure) await new Promise<void>((r) => this.drained.push(r));
+  }
+
+  get busy(): boolean {
+    return this.inFlight > MAX_IN_FLIGHT;
+  }
+
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = null;
+    if (w) await w.terminate();
+  }
+
+  private ask<T>(id: number, m: ToWorker): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.set(id, { resolve: resolve as (v: never) => void, reject });
+      this.post(m);
+    });
+  }
+
+  private post(m: ToWorker, transfer?: ArrayBuffer[]): void {
+    const w = this.start();
+    // Only work in progress keeps the process alive for the worker.
+    if (this.waiting.size > 0 || this.inFlight > 0) w.ref();
+    w.postMessage(m, transfer);
+  }
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    const w = new Worker(new URL('./hash-writer-worker.js', import.meta.url));
+    w.on('message', (m: FromWorker) => {
+      switch (m.t) {
+        case 'ack':
+          this.inFlight -= m.bytes;
+          if (this.inFlight <= MAX_IN_FLIGHT / 2) this.wake();
+          break;
+        case 'end':
+          this.settle(m.id, m.error ? new Error(m.error) : null, m.digests);
+          break;
+        case 'hashed':
+          this.settle(m.id, null, m.sha256);
+          break;
+        case 'failure': {
+          const e = new Error(m.message) as NodeJS.ErrnoException;
+          e.code = m.code;
+          this.failure ??= e;
+          this.wake();
+          break;
+        }
+      }
+      if (this.waiting.size === 0 && this.inFlight === 0) w.unref();
+    });
+    w.on('error', (e) => {
+      this.failure ??= e;
+      for (const [, p] of this.waiting) p.reject(e);
+      this.waiting.clear();
+      this.wake();
+    });
+    this.worker = w;
+    return w;
+  }
+
+  private settle(id: number, error: Error | null, value: unknown): void {
+    const p = this.waiting.get(id);
+    if (!p) return;
+    this.waiting.delete(id);
+    if (error) p.reject(error);
+    else p.resolve(value as never);
+  }
+
+  private wake(): void {
+    const d = this.drained;
+    this.drained = [];
+    for (const r of d) r();
+  }
+}
