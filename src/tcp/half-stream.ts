@@ -22,8 +22,11 @@ export interface PendingBudget {
   used: number;
   max: number;
   perStream: number;
+  /** Bytes of retention windows allocated, and the limit. */
   retained: number;
   maxRetained: number;
+  /** Retention windows of RETAIN_BLOCK bytes no stream uses now, for the next one. */
+  spareWindows: Buffer[];
   policy: OverlapPolicy;
 }
 
@@ -38,6 +41,12 @@ export interface OverlapConflict {
 
 /** Delivered bytes kept per stream while unacknowledged, to compare retransmissions with. */
 const MAX_RETAINED_PER_STREAM = 1 << 20;
+/**
+ * A retention window's first size. Most streams have a few segments unacknowledged at a time;
+ * windows are pooled, so that copying each delivered segment allocates nothing.
+ */
+const RETAIN_BLOCK = 64 * 1024;
+const MAX_SPARE_WINDOWS = 64;
 /** Conflicts kept in detail per stream; all are counted. */
 const MAX_CONFLICTS = 16;
 
@@ -91,9 +100,14 @@ export class HalfStream implements HalfStats {
   next = 0;
   /** Segments waiting behind a hole: sorted, never overlapping; null while there are none. */
   private pending: Pending[] | null = null;
-  /** Copies of delivered bytes the peer has not acknowledged yet; null while there are none. */
-  private retained: Array<{ off: number; data: Buffer }> | null = null;
-  private retainedBytes = 0;
+  /**
+   * Copies of delivered bytes the peer has not acknowledged yet: stream bytes
+   * [retainOff, retainOff + retainLen) at retainBuf[retainHead...]; no buffer while there are none.
+   */
+  private retainBuf: Buffer | null = null;
+  private retainHead = 0;
+  private retainOff = 0;
+  private retainLen = 0;
   /** The peer's acknowledgements are in the capture (a one-sided capture has none). */
   private acksSeen = false;
   private pendingBytes = 0;
@@ -138,17 +152,14 @@ export class HalfStream implements HalfStats {
   ack(offset: number): void {
     this.acksSeen = true;
     if (offset > this.acked) this.acked = offset;
-    const r = this.retained;
-    if (!r) return;
     // Acknowledged bytes will not be retransmitted: nothing left to compare them with.
-    let i = 0;
-    while (i < r.length && r[i].off + r[i].data.length <= offset) {
-      this.retainedBytes -= r[i].data.length;
-      this.budget.retained -= r[i].data.length;
-      i++;
+    if (this.retainLen > 0 && offset > this.retainOff) {
+      const n = Math.min(this.retainLen, offset - this.retainOff);
+      this.retainHead += n;
+      this.retainOff += n;
+      this.retainLen -= n;
+      if (this.retainLen === 0) this.dropRetained();
     }
-    if (i === r.length) this.retained = null;
-    else if (i > 0) r.splice(0, i);
   }
 
   private insert(off: number, data: Buffer | null, ts: number, peerAck: number, holeLen = 0): void {
@@ -244,17 +255,13 @@ export class HalfStream implements HalfStats {
   /** A copy of bytes already delivered: compared with what was kept of them, if anything. */
   private compareDelivered(off: number, data: Buffer): void {
     this.overlapping += data.length;
-    const r = this.retained;
+    const r = this.retainBuf;
     if (!r) return;
-    const end = off + data.length;
-    for (const c of r) {
-      const cEnd = c.off + c.data.length;
-      if (cEnd <= off) continue;
-      if (c.off >= end) break;
-      const from = Math.max(off, c.off);
-      const to = Math.min(end, cEnd);
-      this.compare(from, data.subarray(from - off, to - off), c.data.subarray(from - c.off, to - c.off), 'first', false);
-    }
+    const from = Math.max(off, this.retainOff);
+    const to = Math.min(off + data.length, this.retainOff + this.retainLen);
+    if (from >= to) return;
+    const at = this.retainHead - this.retainOff;
+    this.compare(from, data.subarray(from - off, to - off), r.subarray(at + from, at + to), 'first', false);
   }
 
   /** Two copies of the bytes at `offset`: counted, and recorded when they disagree. */
@@ -282,10 +289,57 @@ export class HalfStream implements HalfStats {
   /** Keeps a copy of delivered bytes while the peer, whose acks we see, has not acknowledged them. */
   private retain(off: number, data: Buffer): void {
     if (!this.acksSeen || off + data.length <= this.acked) return;
-    if (this.retainedBytes + data.length > MAX_RETAINED_PER_STREAM || this.budget.retained + data.length > this.budget.maxRetained) return;
-    (this.retained ??= []).push({ off, data: Buffer.from(data) });
-    this.retainedBytes += data.length;
-    this.budget.retained += data.length;
+    if (off < this.acked) {
+      data = data.subarray(this.acked - off);
+      off = this.acked;
+    }
+    // The window is one run of the stream: a gap before these bytes starts a new one.
+    if (this.retainLen > 0 && off !== this.retainOff + this.retainLen) this.dropRetained();
+    const need = this.retainLen + data.length;
+    if ((!this.retainBuf || this.retainHead + need > this.retainBuf.length) && !this.retainRoom(need)) {
+      this.dropRetained();
+      return;
+    }
+    if (this.retainLen === 0) this.retainOff = off;
+    data.copy(this.retainBuf!, this.retainHead + this.retainLen);
+    this.retainLen += data.length;
+  }
+
+  /** Room for `need` bytes in the window: moved to its buffer's start, or a bigger buffer. */
+  private retainRoom(need: number): boolean {
+    const old = this.retainBuf;
+    if (old && need <= old.length) {
+      old.copyWithin(0, this.retainHead, this.retainHead + this.retainLen);
+      this.retainHead = 0;
+      return true;
+    }
+    if (need > MAX_RETAINED_PER_STREAM) return false;
+    let size = old ? old.length * 2 : RETAIN_BLOCK;
+    while (size < need) size *= 2;
+    size = Math.min(size, MAX_RETAINED_PER_STREAM);
+    const b = this.budget;
+    if (b.retained - (old?.length ?? 0) + size > b.maxRetained) return false;
+    const buf = size === RETAIN_BLOCK ? b.spareWindows.pop() ?? Buffer.allocUnsafeSlow(size) : Buffer.allocUnsafeSlow(size);
+    b.retained += size;
+    if (old) {
+      old.copy(buf, 0, this.retainHead, this.retainHead + this.retainLen);
+      this.giveBack(old);
+    }
+    this.retainBuf = buf;
+    this.retainHead = 0;
+    return true;
+  }
+
+  private dropRetained(): void {
+    if (this.retainBuf) this.giveBack(this.retainBuf);
+    this.retainBuf = null;
+    this.retainHead = 0;
+    this.retainLen = 0;
+  }
+
+  private giveBack(buf: Buffer): void {
+    this.budget.retained -= buf.length;
+    if (buf.length === RETAIN_BLOCK && this.budget.spareWindows.length < MAX_SPARE_WINDOWS) this.budget.spareWindows.push(buf);
   }
 
   private gapTo(off: number, ts: number): void {
@@ -348,6 +402,8 @@ export class HalfStream implements HalfStats {
 
   /** The connection is ending: whatever is still missing becomes a gap, buffered bytes follow. */
   flush(ts: number): void {
+    // The connection is over: nothing more will be compared with what was kept.
+    this.dropRetained();
     this.declareGaps(ts);
     let end = this.finAt >= 0 ? this.finAt : this.acked - this.next <= MAX_ACK_AHEAD ? this.acked : this.next;
     // An ack one past the last byte is most likely a FIN we never saw, not a lost byte.

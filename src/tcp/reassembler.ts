@@ -59,7 +59,7 @@ export class TcpReassembler {
   constructor(private readonly factory: StreamFactory, private readonly opts: TcpOptions = DEFAULT_TCP_OPTIONS) {
     this.budget = {
       used: 0, max: opts.maxPendingTotal, perStream: opts.maxPendingPerDir,
-      retained: 0, maxRetained: opts.maxRetainedTotal, policy: opts.overlapPolicy,
+      retained: 0, maxRetained: opts.maxRetainedTotal, spareWindows: [], policy: opts.overlapPolicy,
     };
   }
 
