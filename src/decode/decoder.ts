@@ -188,8 +188,7 @@ export class PacketDecoder {
     const ipEnd = Math.min(end, wireEnd);
     const proto = d[o + 9];
     seg.ipVersion = 4;
-    seg.src = d.subarray(o + 12, o + 16);
-    seg.dst = d.subarray(o + 16, o + 20);
+    seg.setAddresses(d, o + 12, o + 16);
     if ((fragField & 0x3fff) !== 0) {
       if (ipEnd < wireEnd) return this.drop('ip fragment cut by the snaplen');
       const key = `4${seg.src.toString('latin1')}${seg.dst.toString('latin1')}${d.readUInt16BE(o + 4)}:${proto}`;
@@ -207,8 +206,7 @@ export class PacketDecoder {
     const wireEnd = o + 40 + payloadLen;
     const ipEnd = Math.min(end, wireEnd);
     seg.ipVersion = 6;
-    seg.src = d.subarray(o + 8, o + 24);
-    seg.dst = d.subarray(o + 24, o + 40);
+    seg.setAddresses(d, o + 8, o + 24);
     return this.ipv6Chain(next, d, o + 40, ipEnd, wireEnd - ipEnd, seg);
   }
 

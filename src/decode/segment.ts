@@ -6,9 +6,13 @@ export class TcpSegment {
   ts = 0;
   frame = 0;
   ipVersion: 4 | 6 = 4;
-  /** Raw address bytes (4 or 16), views into the packet. */
-  src: Buffer = EMPTY;
-  dst: Buffer = EMPTY;
+  /** The bytes holding the addresses, and where each starts: views are made only when asked for. */
+  addrBytes: Buffer = EMPTY;
+  srcAt = 0;
+  dstAt = 0;
+  /** IPv4 addresses as numbers, to compare without a view or a string; -1 for IPv6. */
+  src4 = -1;
+  dst4 = -1;
   srcPort = 0;
   dstPort = 0;
   seq = 0;
@@ -20,6 +24,27 @@ export class TcpSegment {
   missingTail = 0;
   /** Outermost encapsulation seen, e.g. "vlan:10" or "gre"; empty when none. */
   tunnel = '';
+
+  /** Raw address bytes (4 or 16), a view into the packet. */
+  get src(): Buffer {
+    return this.addrBytes.subarray(this.srcAt, this.srcAt + (this.ipVersion === 4 ? 4 : 16));
+  }
+
+  get dst(): Buffer {
+    return this.addrBytes.subarray(this.dstAt, this.dstAt + (this.ipVersion === 4 ? 4 : 16));
+  }
+
+  setAddresses(d: Buffer, srcAt: number, dstAt: number): void {
+    this.addrBytes = d;
+    this.srcAt = srcAt;
+    this.dstAt = dstAt;
+    if (this.ipVersion === 4) {
+      this.src4 = d.readUInt32BE(srcAt);
+      this.dst4 = d.readUInt32BE(dstAt);
+    } else {
+      this.src4 = this.dst4 = -1;
+    }
+  }
 }
 
 const EMPTY = Buffer.alloc(0);

@@ -59,6 +59,7 @@ export class EvidenceRecorder implements HttpSink {
     return this.files.open({
       transactionId: txn.id,
       direction: msg.kind,
+      sizeHint: msg.contentLength ?? undefined,
       dirs: [host, ...segs.slice(0, -1)],
       baseName,
       multipart,

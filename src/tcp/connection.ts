@@ -3,6 +3,8 @@ import { formatIp } from '../decode/segment.js';
 import { HalfStream, type HalfStats, type OverlapConflict, type PendingBudget } from './half-stream.js';
 import type { ConnectionView, Dir, EndReason, RolesFrom, StreamHandler } from './stream.js';
 
+const ENDED: StreamHandler = { data() {}, gap() {}, fin() {}, end() {} };
+
 /** One TCP connection: two half streams and what the capture showed of its life. */
 export class Connection implements ConnectionView, GateOwner {
   /**
@@ -105,6 +107,9 @@ export class Connection implements ConnectionView, GateOwner {
     this.ended = reason;
     this.endTs = ts;
     this.handler.end(reason, ts);
+    // An ended connection lingers in the table only to recognise its stray packets: it must
+    // not keep its HTTP state alive (thousands of short connections end within that time).
+    this.handler = ENDED;
   }
 }
 

@@ -55,6 +55,8 @@ export class TcpReassembler {
   /** Connections in creation order, for eviction. */
   private order: Connection[] = [];
   private orderHead = 0;
+  /** The last IPv4 packet's endpoints and keys (a = its source). */
+  private readonly lastKeys = { a: -1, b: -1, pa: -1, pb: -1, aKey: '', bKey: '', key: '' };
 
   constructor(private readonly factory: StreamFactory, private readonly opts: TcpOptions = DEFAULT_TCP_OPTIONS) {
     this.budget = {
@@ -66,10 +68,20 @@ export class TcpReassembler {
   segment(seg: TcpSegment): void {
     const ts = seg.ts;
     if (ts > this.now) this.now = ts;
-    // Endpoint keys: raw address bytes plus the port as one UTF-16 unit; short and copy-free to compare.
-    const srcKey = seg.src.toString('latin1') + String.fromCharCode(seg.srcPort);
-    const dstKey = seg.dst.toString('latin1') + String.fromCharCode(seg.dstPort);
-    const key = srcKey < dstKey ? srcKey + '|' + dstKey : dstKey + '|' + srcKey;
+    let srcKey: string, dstKey: string, key: string;
+    const k = this.lastKeys;
+    if (seg.src4 >= 0 && seg.src4 === k.a && seg.dst4 === k.b && seg.srcPort === k.pa && seg.dstPort === k.pb) {
+      // The same connection as the last packet, same way: most packets come in such runs.
+      srcKey = k.aKey; dstKey = k.bKey; key = k.key;
+    } else if (seg.src4 >= 0 && seg.src4 === k.b && seg.dst4 === k.a && seg.srcPort === k.pb && seg.dstPort === k.pa) {
+      srcKey = k.bKey; dstKey = k.aKey; key = k.key;
+    } else {
+      // Endpoint keys: raw address bytes plus the port as one UTF-16 unit; short and copy-free to compare.
+      srcKey = seg.src.toString('latin1') + String.fromCharCode(seg.srcPort);
+      dstKey = seg.dst.toString('latin1') + String.fromCharCode(seg.dstPort);
+      key = srcKey < dstKey ? srcKey + '|' + dstKey : dstKey + '|' + srcKey;
+      k.a = seg.src4; k.b = seg.dst4; k.pa = seg.srcPort; k.pb = seg.dstPort; k.aKey = srcKey; k.bKey = dstKey; k.key = key;
+    }
     const flags = seg.flags;
     const syn = (flags & SYN) !== 0;
     const clientSyn = syn && (flags & ACK) === 0;

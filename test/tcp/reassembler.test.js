@@ -32,8 +32,7 @@ function bytesOf(parts) {
 function seg({ fromA = true, seq, ack = 0, flags = ACK, data = '', ts = 1 }) {
   const s = new TcpSegment();
   s.ts = ts;
-  s.src = fromA ? A : B;
-  s.dst = fromA ? B : A;
+  s.setAddresses(Buffer.concat(fromA ? [A, B] : [B, A]), 0, 4);
   s.srcPort = fromA ? 40000 : 80;
   s.dstPort = fromA ? 80 : 40000;
   s.seq = seq >>> 0;
