@@ -521,8 +521,10 @@ export class MessageReader implements ParserCallbacks {
         this.chunkCheckTo = end;
         this.chunkMsg = msg;
       }
-      // llhttp ends a message that has no body, or switches protocols, only when it runs again.
-      this.again = consumed === buf.length && (this.bodyMode === 'none' || this.switching);
+      // llhttp ends a message that has no body, or switches protocols, only when it runs again;
+      // and only then does it enter a close-delimited body, which a FIN right after the head
+      // must find it in (else the empty body would be taken as cut).
+      this.again = consumed === buf.length && (this.bodyMode === 'none' || this.bodyMode === 'eof' || this.switching);
     }
     return buf.subarray(consumed);
   }

@@ -154,3 +154,9 @@ test('Content-Disposition filename and Basic-auth user and password get their ow
   assert.deepEqual(basicAuth('Basic dXNlcg=='), { user: 'user', password: null });
   assert.equal(basicAuth('Bearer abc'), null);
 });
+
+test('a close-delimited response whose body is empty, ended by the FIN right after its head, is complete', () => {
+  const { rows, anomalies } = extract([[0, get('/a')], [1, ok('one')], [0, get('/empty')], [1, 'HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n']]);
+  assert.deepEqual(rows.map((r) => [r.uri, r.status_code, r.response_body_len, r.response_complete]), [['/a', 200, 3, 1], ['/empty', 200, 0, 1]]);
+  assert.deepEqual(anomalies, []);
+});
