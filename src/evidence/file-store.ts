@@ -212,6 +212,11 @@ export class FileStore {
     rmSync(this.tmpDir, { recursive: true, force: true });
   }
 
+  /** @internal A buffer to fill for a Spill. */
+  spillBuffer(size: number): Buffer {
+    return this.hasher.take(size);
+  }
+
   /** @internal A body too large to keep in memory: its bytes go to the worker. */
   spill(tmp: string, extra: string[]): Spill {
     return this.hasher.spill(tmp, extra);
@@ -470,19 +475,23 @@ export class BodyWriter {
       // A body of known small size gets a buffer of just its size, from Node's pool when tiny:
       // thousands of 16 KiB buffers for 2 KiB bodies cost more in GC than the rest of their work.
       const hint = this.meta.sizeHint;
-      this.buf = hint !== undefined && hint >= want && hint < WRITE_BUFFER ? Buffer.allocUnsafe(hint) : HashWriter.buffer(Math.min(WRITE_BUFFER, Math.max(FIRST_WRITE_BUFFER, want)));
+      this.buf = hint !== undefined && hint >= want && hint < WRITE_BUFFER ? Buffer.allocUnsafe(hint) : this.alloc(Math.min(WRITE_BUFFER, Math.max(FIRST_WRITE_BUFFER, want)));
       return;
     }
     if (this.buf.length < WRITE_BUFFER && !this.spilled) {
-      const bigger = HashWriter.buffer(Math.min(WRITE_BUFFER, Math.max(this.buf.length * 2, this.used + want)));
+      const bigger = this.alloc(Math.min(WRITE_BUFFER, Math.max(this.buf.length * 2, this.used + want)));
       this.buf.copy(bigger, 0, 0, this.used);
       this.buf = bigger;
       return;
     }
     this.spilled ??= this.store.spill(this.tmp, this.wireHashes);
     this.spilled.write(this.buf, this.used);
-    this.buf = HashWriter.buffer(WRITE_BUFFER);
+    this.buf = this.store.spillBuffer(WRITE_BUFFER);
     this.used = 0;
+  }
+
+  private alloc(size: number): Buffer {
+    return size === WRITE_BUFFER ? this.store.spillBuffer(size) : HashWriter.buffer(size);
   }
 
   finish(complete: boolean): void {

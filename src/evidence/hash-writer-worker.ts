@@ -39,7 +39,8 @@ port.on('message', (m: ToWorker) => {
           fail(f, e);
         }
       }
-      post({ t: 'ack', bytes: m.len });
+      // The buffer goes back, to carry the next bytes.
+      port.postMessage({ t: 'ack', bytes: m.len, buf: m.buf } satisfies FromWorker, [m.buf]);
       break;
     }
     case 'end': {

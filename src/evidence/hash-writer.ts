@@ -14,7 +14,7 @@ export type ToWorker =
   | { t: 'hash-file'; id: number; path: string };
 
 export type FromWorker =
-  | { t: 'ack'; bytes: number }
+  | { t: 'ack'; bytes: number; buf: ArrayBuffer }
   | { t: 'end'; id: number; digests: Record<string, string>; error: string | null }
   | { t: 'hashed'; id: number; sha256: string | null }
   | { t: 'failure'; message: string; code?: string };
@@ -34,13 +34,15 @@ export interface Spill {
 }
 
 /** Bytes handed over and not yet written: past this, the packet loop waits. */
-const MAX_IN_FLIGHT = 64 * 1024 * 1024;
+const MAX_IN_FLIGHT = 16 * 1024 * 1024;
 
 export class HashWriter {
   private worker: Worker | null = null;
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (v: never) => void; reject: (e: Error) => void }>();
   private inFlight = 0;
+  /** Buffers back from the worker, for the next bodies. */
+  private readonly spare: ArrayBuffer[] = [];
   private drained: Array<() => void> = [];
   /** The first write that failed (a full disk): the run stops with it. */
   failure: Error | null = null;
@@ -49,6 +51,19 @@ export class HashWriter {
   /** A buffer a Spill can take: its own ArrayBuffer, not a slice of Node's pool. */
   static buffer(size: number): Buffer {
     return Buffer.allocUnsafeSlow(size);
+  }
+
+  /**
+   * A buffer of `size` bytes for a Spill, reusing one the worker handed back: the bytes of large
+   * bodies then cross to the worker and back in a fixed set of buffers, allocating nothing, and
+   * memory does not wait on either thread's garbage collector.
+   */
+  take(size: number): Buffer {
+    const spare = this.spare;
+    for (let i = spare.length - 1; i >= 0; i--) {
+      if (spare[i].byteLength === size) return Buffer.from(spare.splice(i, 1)[0]);
+    }
+    return HashWriter.buffer(size);
   }
 
   /** A body written to `path`, hashed with sha256 and the `extra` hashes. */
@@ -119,6 +134,7 @@ export class HashWriter {
       switch (m.t) {
         case 'ack':
           this.inFlight -= m.bytes;
+          if (this.spare.length < MAX_IN_FLIGHT / (256 * 1024)) this.spare.push(m.buf);
           if (this.inFlight <= MAX_IN_FLIGHT / 2) this.wake();
           break;
         case 'end':
