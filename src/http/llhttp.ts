@@ -163,6 +163,23 @@ export class HttpParser {
     return typeof r === 'number' ? r : parseError(r);
   }
 
+  /**
+   * Parses bytes the caller knows lie inside a body and do not end it, without the body
+   * callback: Node's binding copies every body piece into a new Buffer before calling it, and
+   * skips the copy when no callback is set. The caller takes `data` as the body itself.
+   * Returns false if llhttp did not read them all as body (the caller's premise was wrong).
+   */
+  executeBodyOnly(data: Buffer): boolean {
+    const p = this.p;
+    const onBody = p[HTTPParser.kOnBody];
+    p[HTTPParser.kOnBody] = undefined;
+    try {
+      return this.p.execute(data) === data.length && !this.inHeaders;
+    } finally {
+      p[HTTPParser.kOnBody] = onBody;
+    }
+  }
+
   /** The direction closed: completes a body delimited by the close, or reports what was cut. */
   finish(): ParseError | null {
     const r = this.p.finish();

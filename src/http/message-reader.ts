@@ -160,8 +160,16 @@ export class MessageReader implements ParserCallbacks {
     const len = this.batchLen;
     this.batch = null;
     this.batchLen = 0;
-    // llhttp copies what it hands on; the buffer is free again once it returns.
-    if (len > 0) this.feed(batch.subarray(0, len));
+    if (len > 0) {
+      // Nothing but body is in it (see batchable): llhttp only counts it, and the batch itself
+      // is the body, with no copy by the binding. The body's writer copies it, so the buffer
+      // is free again after.
+      const bytes = batch.subarray(0, len);
+      const msg = this.msg!;
+      if (!this.parser.executeBodyOnly(bytes)) throw new Error(`llhttp did not read ${len} batched bytes as body`);
+      this.offset += len;
+      if (this.msg === msg) this.body(bytes);
+    }
     spareBatches.push(batch);
   }
 
