@@ -1,5 +1,4 @@
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { CaptureError } from './types.js';
@@ -57,21 +56,5 @@ export function errnoText(e: unknown): string {
     case 'EACCES': return 'permission denied';
     case 'EISDIR': return 'is a directory, not a capture file';
     default: return err?.message ?? String(e);
-  }
-}
-
-/** sha256 of a whole file, for an input whose reading stopped before its end; null if unreadable. */
-export function sha256OfFile(path: string): string | null {
-  let fd = -1;
-  try {
-    fd = openSync(path, 'r');
-    const hash = createHash('sha256');
-    const buf = Buffer.allocUnsafe(CHUNK);
-    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) hash.update(buf.subarray(0, n));
-    return hash.digest('hex');
-  } catch {
-    return null;
-  } finally {
-    if (fd >= 0) closeSync(fd);
   }
 }
