@@ -70,7 +70,6 @@ class Interrupted extends Error {}
 const OUTPUTS = ['http.sqlite', 'http.sqlite-wal', 'http.sqlite-shm', 'http.sqlite-journal', 'files', '.tmp'];
 /** What may sit in an output folder before a first run. */
 const PLACEHOLDERS = new Set(['.gitkeep', 'README.md']);
-const MAX_DECODE_BACKLOG = 64;
 const MAX_INTERNAL_ERRORS = 20;
 
 export async function extract(opts: ExtractOptions): Promise<Summary> {
@@ -140,7 +139,7 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
     const between = (): Promise<void> | undefined => {
       if (opts.signal?.aborted) return Promise.reject(new Interrupted());
       if (files.failure) return Promise.reject(files.failure);
-      return files.congested ? files.waitBacklog(MAX_DECODE_BACKLOG / 2) : undefined;
+      return files.congested ? files.waitBacklog() : undefined;
     };
     let interrupted = false;
 

@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, createWriteStream, ftruncateSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Readable, Transform, Writable, type TransformCallback } from 'node:stream';
@@ -9,7 +9,10 @@ import { SNIFF_BYTES, sniffType, typeMismatch, type SniffedType } from './file-t
 import { splitMultipart, type ContentRange, type PartHead, type PartSink } from './multipart.js';
 import { RangeStitcher, type StitchedResource } from './ranges.js';
 import { givenName, tagName } from './names.js';
-import { HashWriter, type Spill, type SpillDigests } from './hash-writer.js';
+import { HashWriter, type Spill } from './hash-writer.js';
+import { Digests, type DigestSet, type ExtraHash } from './digests.js';
+
+export type { ExtraHash } from './digests.js';
 
 /** Where a body came from and what its headers claim. */
 export interface BodyMeta {
@@ -37,9 +40,6 @@ export interface BodyMeta {
 
 /** What a stored file is: a message body, a part split out of one, or ranges stitched together. */
 export type FileOrigin = 'body' | 'part' | 'stitched';
-
-/** Hashes a recovered file can carry besides sha256, which it always does. */
-export type ExtraHash = 'md5' | 'sha1';
 
 /** A recovered body as it stands on disk. */
 export interface StoredFile {
@@ -192,7 +192,7 @@ export class FileStore {
   }
 
   /** Resolves when the backlog is at most `n`; rejects when writing a file failed. */
-  async waitBacklog(n: number): Promise<void> {
+  async waitBacklog(n = MAX_BACKLOG / 2): Promise<void> {
     while (this.backlog > n && !this.failure) await new Promise<void>((r) => this.idle.push(r));
     await this.hasher.wait();
     if (this.failure) throw this.failure;
@@ -218,7 +218,7 @@ export class FileStore {
   }
 
   /** @internal A body too large to keep in memory: its bytes go to the worker. */
-  spill(tmp: string, extra: string[]): Spill {
+  spill(tmp: string, extra: ExtraHash[]): Spill {
     return this.hasher.spill(tmp, extra);
   }
 
@@ -381,27 +381,6 @@ export class FileStore {
   }
 }
 
-/** sha256 always, and the extra hashes asked for, over the same bytes. */
-class Digests {
-  private readonly sha256 = createHash('sha256');
-  private readonly extra: Array<[ExtraHash, Hash]>;
-
-  constructor(extra: ExtraHash[]) {
-    this.extra = extra.map((h) => [h, createHash(h)]);
-  }
-
-  update(b: Buffer): void {
-    this.sha256.update(b);
-    for (const [, h] of this.extra) h.update(b);
-  }
-
-  digest(): { sha256: string; md5?: string; sha1?: string } {
-    const out: { sha256: string; md5?: string; sha1?: string } = { sha256: this.sha256.digest('hex') };
-    for (const [name, h] of this.extra) out[name] = h.digest('hex');
-    return out;
-  }
-}
-
 function hashBuffer(data: Buffer, which: ExtraHash[]): Partial<Record<ExtraHash, string>> {
   return Object.fromEntries(which.map((h) => [h, createHash(h).update(data).digest('hex')]));
 }
@@ -478,7 +457,7 @@ export class BodyWriter {
       this.buf = hint !== undefined && hint >= want && hint < WRITE_BUFFER ? Buffer.allocUnsafe(hint) : this.alloc(Math.min(WRITE_BUFFER, Math.max(FIRST_WRITE_BUFFER, want)));
       return;
     }
-    if (this.buf.length < WRITE_BUFFER && !this.spilled) {
+    if (this.buf.length < WRITE_BUFFER) {
       const bigger = this.alloc(Math.min(WRITE_BUFFER, Math.max(this.buf.length * 2, this.used + want)));
       this.buf.copy(bigger, 0, 0, this.used);
       this.buf = bigger;
@@ -513,7 +492,7 @@ export class BodyWriter {
   }
 
   /** The wire bytes are whole (in `data`, or in the temporary file) and hashed. */
-  private ended(slot: Slot, wire: SpillDigests, data: Buffer | null, complete: boolean): void {
+  private ended(slot: Slot, wire: DigestSet, data: Buffer | null, complete: boolean): void {
     const plan = this.plan;
     const tmp = data ? null : this.tmp;
     const base = {
@@ -533,7 +512,7 @@ export class BodyWriter {
     this.store.schedule(() => this.decode(slot, base, wire, complete, data));
   }
 
-  private async decode(slot: Slot, base: Omit<Finished, 'tmp' | 'data' | 'size' | 'sha256' | 'sniffHead' | 'suffix' | 'decodeError' | 'complete'>, wire: SpillDigests, complete: boolean, data: Buffer | null): Promise<void> {
+  private async decode(slot: Slot, base: Omit<Finished, 'tmp' | 'data' | 'size' | 'sha256' | 'sniffHead' | 'suffix' | 'decodeError' | 'complete'>, wire: DigestSet, complete: boolean, data: Buffer | null): Promise<void> {
     const codings = this.plan.decode;
     const keepEncoded = this.store.limits.keepEncoded;
     const out = this.store.newTmp('dec');
@@ -614,7 +593,7 @@ class Meter extends Transform {
     this.head.add(chunk);
     cb(null, chunk);
   }
-  digest(): ReturnType<Digests['digest']> {
+  digest(): DigestSet {
     return this.hash.digest();
   }
 }

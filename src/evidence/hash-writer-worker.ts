@@ -2,9 +2,10 @@
  * The other core's share of the evidence work: hashes and writes the bytes of large bodies,
  * and hashes whole capture files. Messages come from HashWriter (hash-writer.ts), in order.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
+import { Digests } from './digests.js';
 import type { ToWorker, FromWorker } from './hash-writer.js';
 
 const port = parentPort!;
@@ -12,7 +13,7 @@ const post = (m: FromWorker): void => port.postMessage(m);
 
 interface Open {
   fd: number;
-  hashes: Array<[string, Hash]>;
+  digests: Digests;
   error: string | null;
 }
 const files = new Map<number, Open>();
@@ -22,7 +23,7 @@ port.on('message', (m: ToWorker) => {
     case 'write': {
       let f = files.get(m.id);
       if (!f) {
-        f = { fd: -1, hashes: ['sha256', ...m.extra!].map((h) => [h, createHash(h)]), error: null };
+        f = { fd: -1, digests: new Digests(m.extra ?? []), error: null };
         files.set(m.id, f);
         try {
           f.fd = openSync(m.path!, 'w');
@@ -31,7 +32,7 @@ port.on('message', (m: ToWorker) => {
         }
       }
       const buf = Buffer.from(m.buf, 0, m.len);
-      for (const [, h] of f.hashes) h.update(buf);
+      f.digests.update(buf);
       if (f.error === null) {
         try {
           for (let off = 0; off < buf.length;) off += writeSync(f.fd, buf, off, buf.length - off);
@@ -47,11 +48,11 @@ port.on('message', (m: ToWorker) => {
       const f = files.get(m.id);
       files.delete(m.id);
       if (!f) {
-        post({ t: 'end', id: m.id, digests: {}, error: 'nothing was written' });
+        post({ t: 'end', id: m.id, digests: { sha256: '' }, error: 'nothing was written' });
         break;
       }
       if (f.fd >= 0) closeSync(f.fd);
-      post({ t: 'end', id: m.id, digests: Object.fromEntries(f.hashes.map(([n, h]) => [n, h.digest('hex')])), error: f.error });
+      post({ t: 'end', id: m.id, digests: f.digests.digest(), error: f.error });
       break;
     }
     case 'hash-file':

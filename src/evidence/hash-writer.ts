@@ -7,30 +7,25 @@
  * Buffers given to `write` are transferred, not copied: the caller must not touch them again.
  */
 import { Worker } from 'node:worker_threads';
+import type { DigestSet, ExtraHash } from './digests.js';
 
 export type ToWorker =
-  | { t: 'write'; id: number; path?: string; extra?: string[]; buf: ArrayBuffer; len: number }
+  | { t: 'write'; id: number; path?: string; extra?: ExtraHash[]; buf: ArrayBuffer; len: number }
   | { t: 'end'; id: number }
   | { t: 'hash-file'; id: number; path: string };
 
 export type FromWorker =
   | { t: 'ack'; bytes: number; buf: ArrayBuffer }
-  | { t: 'end'; id: number; digests: Record<string, string>; error: string | null }
+  | { t: 'end'; id: number; digests: DigestSet; error: string | null }
   | { t: 'hashed'; id: number; sha256: string | null }
   | { t: 'failure'; message: string; code?: string };
-
-export interface SpillDigests {
-  sha256: string;
-  md5?: string;
-  sha1?: string;
-}
 
 /** A body whose bytes go to the worker, to a file at `path`. */
 export interface Spill {
   /** Hands over the first `len` bytes of `buf`, which must own its whole ArrayBuffer. */
   write(buf: Buffer, len: number): void;
   /** Resolves with the digests of every byte written, once the file is closed. */
-  end(): Promise<SpillDigests>;
+  end(): Promise<DigestSet>;
 }
 
 /** Bytes handed over and not yet written: past this, the packet loop waits. */
@@ -67,7 +62,7 @@ export class HashWriter {
   }
 
   /** A body written to `path`, hashed with sha256 and the `extra` hashes. */
-  spill(path: string, extra: string[]): Spill {
+  spill(path: string, extra: ExtraHash[]): Spill {
     const id = this.nextId++;
     let first = true;
     return {
@@ -80,15 +75,8 @@ export class HashWriter {
         first = false;
         this.post(m, [ab]);
       },
-      end: () => {
-        if (first) {
-          // Nothing written: the worker still makes the (empty) file.
-          const ab = HashWriter.buffer(1).buffer as ArrayBuffer;
-          this.post({ t: 'write', id, path, extra, buf: ab, len: 0 }, [ab]);
-          first = false;
-        }
-        return this.ask<SpillDigests>(id, { t: 'end', id });
-      },
+      // A body spills only once it has bytes to hand over: an end without a write is refused.
+      end: () => this.ask<DigestSet>(id, { t: 'end', id }),
     };
   }
 
