@@ -5,7 +5,7 @@ import { Readable, Transform, Writable, type TransformCallback } from 'node:stre
 import { pipeline } from 'node:stream/promises';
 import { decoderFor, planCodings } from '../http/content-coding.js';
 import { extensionFor, NameReserver, withExtension } from './names.js';
-import { SNIFF_BYTES, sniffType, typeMismatch, type SniffedType } from './file-types.js';
+import { SNIFF_BYTES, typeMismatch, type SniffedType } from './file-types.js';
 import { splitMultipart, type ContentRange, type PartHead, type PartSink } from './multipart.js';
 import { RangeStitcher, type StitchedResource } from './ranges.js';
 import { givenName, tagName } from './names.js';
@@ -102,8 +102,15 @@ const WRITE_BUFFER = 256 * 1024;
 const FIRST_WRITE_BUFFER = 16 * 1024;
 const FILES_DIR = 'files';
 const DECODE_CONCURRENCY = 2;
-/** Bodies in line (decoding, or waiting for their name) before the packet loop waits. */
-const MAX_BACKLOG = 64;
+/** Bodies waiting to be decoded before the packet loop waits. */
+const MAX_DECODES = 64;
+/**
+ * Bodies waiting for their type or their name, or being put in place, before the packet loop
+ * waits: enough that the worker always has work while the loop reads on.
+ */
+const MAX_BACKLOG = 256;
+/** Bytes of small bodies held in memory while in line, before the packet loop waits. */
+const MAX_HELD = 4 * 1024 * 1024;
 
 /**
  * A body's bytes, whole, waiting for its name: in memory (`data`) when small, so the file is
@@ -145,7 +152,9 @@ interface Slot {
  * Writes recovered bodies under `<out>/files/`. A body is kept in memory up to WRITE_BUFFER;
  * past that its bytes go, as they arrive, to the HashWriter's worker, which hashes them and
  * writes them to a temporary file in `<out>/.tmp/`. A file gets its final name, from its real
- * type, only when complete, so a name in the log always points at a whole file.
+ * type, only when complete, so a name in the log always points at a whole file. The worker
+ * also finds that type, makes the folder and writes (or renames) the file; its row is written
+ * once the file is there.
  */
 export class FileStore {
   private readonly names: NameReserver;
@@ -172,7 +181,11 @@ export class FileStore {
   note: (transactionId: number, kind: string, detail: string) => void = () => {};
   files = 0;
   bytes = 0;
-  /** Folders known to exist, so a file's folder is made once, not once per file. */
+  /** Files handed to the worker to be put in place, not yet there. */
+  private placing = 0;
+  /** Bytes of bodies in memory, in line for their name. */
+  private held = 0;
+  /** Folders made or asked of the worker, so a file's folder is made once, not once per file. */
   private dirsMade = new Set<string>();
 
   constructor(private readonly outDir: string, private readonly opts: FileStoreOptions = DEFAULT_FILE_STORE_OPTIONS, private readonly hasher = new HashWriter()) {
@@ -186,25 +199,30 @@ export class FileStore {
     return new BodyWriter(this, meta, join(this.tmpDir, `${++this.tmpSeq}.wire`), done, origin);
   }
 
-  /** Bodies decoding, or ended and waiting for their name: the packet loop waits when this grows. */
+  /** Bodies decoding, waiting for their name, or being put in place: the packet loop waits when this grows. */
   get backlog(): number {
-    return this.queue.length + this.running + this.slots.length;
+    return this.queue.length + this.running + this.slots.length + this.placing;
   }
 
-  /** Resolves when the backlog is at most `n`; rejects when writing a file failed. */
-  async waitBacklog(n = MAX_BACKLOG / 2): Promise<void> {
-    while (this.backlog > n && !this.failure) await new Promise<void>((r) => this.idle.push(r));
+  /** Resolves when the backlog is down to half its bounds; rejects when writing a file failed. */
+  async waitBacklog(): Promise<void> {
+    while (!this.failure && (this.queue.length > MAX_DECODES / 2 || this.backlog > MAX_BACKLOG / 2 || this.held > MAX_HELD / 2)) {
+      await new Promise<void>((r) => this.idle.push(r));
+    }
     await this.hasher.wait();
     if (this.failure) throw this.failure;
   }
 
   /** Whether the packet loop should wait: many bodies in line, or many bytes not yet written. */
   get congested(): boolean {
-    return this.backlog > MAX_BACKLOG || this.hasher.busy;
+    return this.queue.length > MAX_DECODES || this.backlog > MAX_BACKLOG || this.held > MAX_HELD || this.hasher.busy;
   }
 
+  /** Resolves when every body is in place; rejects when writing a file failed. */
   async drain(): Promise<void> {
-    await this.waitBacklog(0);
+    while (this.backlog > 0 && !this.failure) await new Promise<void>((r) => this.idle.push(r));
+    await this.hasher.wait();
+    if (this.failure) throw this.failure;
   }
 
   async close(): Promise<void> {
@@ -234,7 +252,8 @@ export class FileStore {
   fill(slot: Slot, file: Finished): void {
     const extra = this.opts.hashes.filter((h) => file[h] === undefined);
     const hashes = extra.length === 0 ? null : file.data ? hashBuffer(file.data, extra) : hashFile(file.tmp!, extra);
-    Promise.all([file.sniffHead ? sniffType(file.sniffHead) : null, hashes])
+    this.held += file.data?.length ?? 0;
+    Promise.all([file.sniffHead ? this.hasher.sniff(file.sniffHead) : null, hashes])
       .then(([sniffed, hashes]) => {
         slot.sniffed = sniffed;
         slot.file = hashes ? { ...file, ...hashes } : file;
@@ -272,6 +291,7 @@ export class FileStore {
   }
 
   private place(f: Finished, sniffed: SniffedType | null, done: (f: StoredFile) => void): void {
+    this.held -= f.data?.length ?? 0;
     const meta = f.meta;
     const declared = meta.contentType ?? null;
     let path: string;
@@ -286,26 +306,54 @@ export class FileStore {
       const nameType = f.sniffHead === null ? undefined : sniffed && sniffed.mime !== 'text/plain' ? sniffed.mime : meta.contentType;
       const name = directionName(withExtension(meta.baseName, f.suffix && !nameType ? undefined : nameType), nameType, meta.direction) + f.suffix;
       path = this.names.reserve(this.opts.layout === 'flat' ? [FILES_DIR] : [FILES_DIR, ...meta.dirs], name);
-      const full = join(this.outDir, path);
-      this.folder(dirname(full));
-      if (f.data) writeFileSync(full, f.data);
-      else renameSync(f.tmp!, full);
-      this.names.settle(path);
       this.bytes += f.size;
     }
     const id = this.nextId++;
     if (this.opts.dedup && !prev) this.stored.set(f.sha256, { id, path });
     this.files++;
-    if (meta.range?.piece && f.codingRemoved === null && !f.suffix) this.addPiece(meta, meta.range.piece, path, 0, f.size, f.holes);
-    if (meta.multipart && !f.suffix) this.split(meta, path);
-    done({
+    const piece = meta.range?.piece && f.codingRemoved === null && !f.suffix ? meta.range.piece : null;
+    const multipart = meta.multipart && !f.suffix;
+    const stored: StoredFile = {
       id, transactionId: meta.transactionId, direction: meta.direction, partIndex: meta.partIndex ?? 0, origin: f.origin ?? 'body', path, size: f.size,
       sha256: f.sha256, md5: f.md5 ?? null, sha1: f.sha1 ?? null, wireSize: f.wireSize, wireSha256: f.wireSha256,
       decodedSize: f.decodedSize, decodedSha256: f.decodedSha256, contentType: declared, contentEncoding: meta.contentEncoding ?? null,
       codingRemoved: f.codingRemoved, sniffedType: sniffed?.mime ?? null, typeMismatch: typeMismatch(declared, sniffed),
       decodeError: f.decodeError, complete: f.complete, missingBytes: f.missingBytes, holes: f.holes,
       originalName: meta.originalName, dedupOf,
-    });
+    };
+    if (prev) {
+      done(stored);
+    } else if (piece || multipart) {
+      // Read back at once (pieces of a range, parts of a multipart body): written here.
+      const full = join(this.outDir, path);
+      mkdirSync(dirname(full), { recursive: true });
+      if (f.data) writeFileSync(full, f.data);
+      else renameSync(f.tmp!, full);
+      this.names.settle(path);
+      if (piece) this.addPiece(meta, piece, path, 0, f.size, f.holes);
+      if (multipart) this.split(meta, path);
+      done(stored);
+    } else {
+      // The worker makes the folder and writes or renames the file: the packet loop never
+      // waits on the disk for a file's metadata. Its row is written once it is there.
+      const full = join(this.outDir, path);
+      const dir = dirname(full);
+      const mk = this.dirsMade.has(dir) ? null : dir;
+      if (mk) {
+        if (this.dirsMade.size >= 100_000) this.dirsMade = new Set();
+        this.dirsMade.add(dir);
+      }
+      this.placing++;
+      this.hasher.place(mk, full, f.data, f.data ? null : f.tmp).then(() => {
+        this.placing--;
+        this.names.settle(path);
+        done(stored);
+        this.wake();
+      }, (e: unknown) => {
+        this.placing--;
+        this.fail(e);
+      });
+    }
   }
 
   /** A 206 piece is stored: its captured bytes go to their place in the resource. */
@@ -347,13 +395,6 @@ export class FileStore {
   /** The end of input: every resource seen in ranges becomes one file, whole or with its gaps recorded. */
   stitch(): void {
     for (const r of this.ranges.finish()) this.fill(this.slot(this.derived), stitched(r));
-  }
-
-  private folder(dir: string): void {
-    if (this.dirsMade.has(dir)) return;
-    mkdirSync(dir, { recursive: true });
-    if (this.dirsMade.size >= 100_000) this.dirsMade = new Set();
-    this.dirsMade.add(dir);
   }
 
   /** @internal */

@@ -1,15 +1,37 @@
 /**
  * The other core's share of the evidence work: hashes and writes the bytes of large bodies,
- * and hashes whole capture files. Messages come from HashWriter (hash-writer.ts), in order.
+ * finds the type of each body from its first bytes, puts finished files in place (folders made,
+ * small files written, large ones renamed), and hashes whole capture files. Messages come from HashWriter (hash-writer.ts), in order.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { Digests } from './digests.js';
 import type { ToWorker, FromWorker } from './hash-writer.js';
+import { sniffType } from './file-types.js';
 
 const port = parentPort!;
-const post = (m: FromWorker): void => port.postMessage(m);
+
+// Replies go back in batches too, once the batch that asked for them is done.
+let replies: FromWorker[] = [];
+let replyTransfer: ArrayBuffer[] = [];
+let replying = false;
+function post(m: FromWorker, transfer?: ArrayBuffer): void {
+  replies.push(m);
+  if (transfer) replyTransfer.push(transfer);
+  if (!replying) {
+    replying = true;
+    setImmediate(sendReplies);
+  }
+}
+function sendReplies(): void {
+  replying = false;
+  const batch = replies;
+  const transfer = replyTransfer;
+  replies = [];
+  replyTransfer = [];
+  port.postMessage(batch, transfer);
+}
 
 interface Open {
   fd: number;
@@ -18,7 +40,11 @@ interface Open {
 }
 const files = new Map<number, Open>();
 
-port.on('message', (m: ToWorker) => {
+port.on('message', (batch: ToWorker[]) => {
+  for (const m of batch) handle(m);
+});
+
+function handle(m: ToWorker): void {
   switch (m.t) {
     case 'write': {
       let f = files.get(m.id);
@@ -41,7 +67,7 @@ port.on('message', (m: ToWorker) => {
         }
       }
       // The buffer goes back, to carry the next bytes.
-      port.postMessage({ t: 'ack', bytes: m.len, buf: m.buf } satisfies FromWorker, [m.buf]);
+      post({ t: 'ack', bytes: m.len, buf: m.buf }, m.buf);
       break;
     }
     case 'end': {
@@ -58,8 +84,26 @@ port.on('message', (m: ToWorker) => {
     case 'hash-file':
       void hashFile(m.id, m.path);
       break;
+    case 'sniff':
+      void sniffType(Buffer.from(m.head)).then((type) => post({ t: 'sniffed', id: m.id, type }));
+      break;
+    case 'place': {
+      let error: string | null = null;
+      try {
+        if (m.dir) mkdirSync(m.dir, { recursive: true });
+        if (m.buf) writeFileSync(m.path, new Uint8Array(m.buf, 0, m.len));
+        else renameSync(m.from!, m.path);
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        error = `${m.path}: ${err.message}`;
+        post({ t: 'failure', message: error, code: err.code });
+      }
+      // A large buffer goes back: here it would wait for this thread's rare garbage collections.
+      post({ t: 'placed', id: m.id, cost: m.cost, error, buf: m.back ? m.buf : null }, m.back ? m.buf! : undefined);
+      break;
+    }
   }
-});
+}
 
 function fail(f: Open, e: unknown): void {
   const err = e as NodeJS.ErrnoException;

@@ -103,33 +103,53 @@ export function tagName(name: string, tag: string): string {
 
 /** Names whose kind is remembered before asking the disk again. */
 const KNOWN_CACHE = 50_000;
+/** Names held for folders this run made; past this, those folders are asked of the disk again. */
+const FRESH_CACHE = 100_000;
+
+type Kind = 'file' | 'dir';
 
 /**
  * Hands out unique relative paths under `root`. A path is never given twice, and a name is
  * never both a file and a folder ("/a" and "/a/b" both exist on the web). The disk is the
- * record of what is taken; memory holds only names being written now and a bounded cache, so
- * a capture with millions of files does not grow the heap.
+ * record of what is taken; memory holds names not yet on disk (`reserve` to `settle`), the
+ * full contents of folders this run made (they were empty, so nothing else can be in them:
+ * no stat per file), and a bounded cache, so a capture with millions of files does not grow
+ * the heap.
  */
 export class NameReserver {
+  /** Files reserved and not yet on disk. */
   private readonly inFlight = new Set<string>();
-  private known = new Map<string, 'file' | 'dir'>();
+  /** Folders on the way of a file not yet on disk, with how many such files. */
+  private readonly pinned = new Map<string, number>();
+  private known = new Map<string, Kind>();
+  /** Folders this run made, with every name it put in them. */
+  private fresh = new Map<string, Map<string, Kind>>();
+  private freshNames = 0;
 
   constructor(private readonly root: string) {}
 
   reserve(dirs: string[], file: string): string {
-    const parts: string[] = [];
+    let parent = '';
     for (const d of dirs) {
       let name = d;
-      for (let n = 2; this.kind(join(parts, name)) === 'file'; n++) name = `${d}~${n}`;
-      parts.push(name);
-      this.remember(parts.join('/'), 'dir');
+      let k: Kind | null;
+      for (let n = 2; (k = this.kind(parent, name)) === 'file'; n++) name = `${d}~${n}`;
+      const path = parent ? `${parent}/${name}` : name;
+      if (k === null) {
+        this.add(parent, name, 'dir');
+        this.fresh.set(path, new Map());
+      }
+      this.remember(path, 'dir');
+      this.pinned.set(path, (this.pinned.get(path) ?? 0) + 1);
+      parent = path;
     }
     let name = file;
     const dot = file.lastIndexOf('.');
     const stem = dot > 0 ? file.slice(0, dot) : file;
     const ext = dot > 0 ? file.slice(dot) : '';
-    for (let n = 2; this.kind(join(parts, name)) !== null; n++) name = `${stem}~${n}${ext}`;
-    const path = join(parts, name);
+    for (let n = 2; this.kind(parent, name) !== null; n++) name = `${stem}~${n}${ext}`;
+    const path = parent ? `${parent}/${name}` : name;
+    this.add(parent, name, 'file');
     this.inFlight.add(path);
     this.remember(path, 'file');
     return path;
@@ -137,23 +157,41 @@ export class NameReserver {
 
   /** The file is on disk now (or will never be): the disk answers for it from here on. */
   settle(path: string): void {
-    this.inFlight.delete(path);
+    if (!this.inFlight.delete(path)) return;
+    for (let at = path.lastIndexOf('/'); at > 0; at = path.lastIndexOf('/', at - 1)) {
+      const dir = path.slice(0, at);
+      const n = (this.pinned.get(dir) ?? 1) - 1;
+      if (n > 0) this.pinned.set(dir, n);
+      else this.pinned.delete(dir);
+    }
   }
 
-  private kind(path: string): 'file' | 'dir' | null {
+  private kind(parent: string, name: string): Kind | null {
+    const path = parent ? `${parent}/${name}` : name;
     if (this.inFlight.has(path)) return 'file';
+    if (this.pinned.has(path)) return 'dir';
+    const f = this.fresh.get(parent);
+    if (f) return f.get(name) ?? null;
     const k = this.known.get(path);
     if (k) return k;
     const st = statSync(`${this.root}/${path}`, { throwIfNoEntry: false });
     return st ? (st.isDirectory() ? 'dir' : 'file') : null;
   }
 
-  private remember(path: string, kind: 'file' | 'dir'): void {
+  /** A name this run puts in `parent`, if that is a folder it made. */
+  private add(parent: string, name: string, kind: Kind): void {
+    const f = this.fresh.get(parent);
+    if (!f) return;
+    if (++this.freshNames > FRESH_CACHE) {
+      this.fresh = new Map();
+      this.freshNames = 0;
+      return;
+    }
+    f.set(name, kind);
+  }
+
+  private remember(path: string, kind: Kind): void {
     if (this.known.size >= KNOWN_CACHE) this.known = new Map();
     this.known.set(path, kind);
   }
-}
-
-function join(parts: string[], name: string): string {
-  return parts.length ? `${parts.join('/')}/${name}` : name;
 }

@@ -41,3 +41,36 @@ test('a write that fails is the run\'s failure, and the body\'s end says so', as
   assert.equal(hw.failure.code, 'ENOENT');
   await hw.close();
 });
+
+test('files put in place by the worker land whole, in new folders, and renamed files move', async () => {
+  const hw = new HashWriter();
+  const dir = tmp();
+  const waits = [];
+  const bodies = [];
+  for (let i = 0; i < 500; i++) {
+    // Small bodies (copied), a large one that owns its buffer (transferred) and pool slices.
+    const data = i === 7 ? Buffer.from(randomBytes(300 * 1024)) : Buffer.from(`body ${i} `.repeat(i % 13));
+    bodies.push(Buffer.from(data));
+    waits.push(hw.place(i % 50 === 0 ? join(dir, `d${i}`, 'sub') : null, join(dir, `d${i - (i % 50)}`, 'sub', `f${i}`), data, null));
+  }
+  const from = join(dir, 'spilled');
+  writeFileSync(from, 'spilled bytes');
+  waits.push(hw.place(null, join(dir, 'd0', 'sub', 'renamed'), null, from));
+  await Promise.all(waits);
+  assert.equal(bodies[7].length, 300 * 1024);
+  for (let i = 0; i < 500; i++) assert.ok(readFileSync(join(dir, `d${i - (i % 50)}`, 'sub', `f${i}`)).equals(bodies[i]), `file ${i}`);
+  assert.equal(readFileSync(join(dir, 'd0', 'sub', 'renamed'), 'utf8'), 'spilled bytes');
+  assert.equal(hw.failure, null);
+  await assert.rejects(hw.place(null, join(dir, 'nowhere', 'x'), Buffer.from('x'), null), /ENOENT/);
+  assert.equal(hw.failure?.code, 'ENOENT', 'a file that cannot be placed stops the run');
+  await hw.close();
+});
+
+test('the worker finds a body\'s type from its first bytes', async () => {
+  const hw = new HashWriter();
+  const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8ffff3f0005fe02fea7d6a4f00000000049454e44ae426082', 'hex');
+  assert.deepEqual(await hw.sniff(png), { mime: 'image/png', ext: 'png' });
+  assert.deepEqual(await hw.sniff(Buffer.from('<!DOCTYPE html><html><body>hi</body></html>')), { mime: 'text/html', ext: 'html' });
+  assert.equal(await hw.sniff(Buffer.from([0, 1, 2, 3, 0xff, 0xfe, 7, 8])), null);
+  await hw.close();
+});

@@ -90,3 +90,32 @@ test('names stay unique once written files leave memory: the disk answers for th
   assert.equal(fresh.reserve(['files', 'h'], 'x.txt'), 'files/h/x~2.txt');
   assert.equal(fresh.reserve(['files', 'h', 'x.txt'], 'y'), 'files/h/x.txt~2/y');
 });
+
+test('a folder not yet on disk is never taken by a file, and a file not yet on disk by a folder', () => {
+  const out = tmp();
+  const r = new NameReserver(out);
+  // Nothing is written: both names are only reserved, as while the worker has them in hand.
+  assert.equal(r.reserve(['files', 'h', 'a'], 'x'), 'files/h/a/x');
+  assert.equal(r.reserve(['files', 'h'], 'a'), 'files/h/a~2');
+  assert.equal(r.reserve(['files', 'h', 'a~2'], 'y'), 'files/h/a~2~2/y');
+  // Once settled and on disk, the disk answers for a reserver that never saw them.
+  mkdirSync(join(out, 'files', 'h', 'a'), { recursive: true });
+  writeFileSync(join(out, 'files', 'h', 'a~2'), '');
+  const later = new NameReserver(out);
+  assert.equal(later.reserve(['files', 'h'], 'a'), 'files/h/a~3');
+  assert.equal(later.reserve(['files', 'h', 'a~2'], 'z'), 'files/h/a~2~2/z');
+});
+
+test('folders this run made are known whole: names in them are unique without asking the disk', () => {
+  const out = tmp();
+  const r = new NameReserver(out);
+  const seen = new Set();
+  for (let i = 0; i < 3000; i++) {
+    const p = r.reserve(['files', `h${i % 7}`, `c${i % 100}`], i % 3 ? 't0.html' : 'index');
+    assert.ok(!seen.has(p), p);
+    seen.add(p);
+    r.settle(p);
+  }
+  // A file someone else put in a folder this run made is not seen: the folder was empty when made.
+  assert.equal(r.reserve(['files', 'h0', 'c0'], 't0.html'), `files/h0/c0/t0~${[...seen].filter((p) => p.startsWith('files/h0/c0/t0')).length + 1}.html`);
+});
