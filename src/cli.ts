@@ -78,7 +78,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   process.stderr.write(`extract-http: ${describe(outcome)}\n`);
   if (process.env.EXTRACT_HTTP_DEBUG && outcome.stack) process.stderr.write(`${outcome.stack}\n`);
-  return outcome.kind === 'capture' || outcome.kind === 'usage' ? 1 : 3;
+  return outcome.kind === 'capture' || outcome.kind === 'usage' || outcome.kind === 'output' ? 1 : 3;
 }
 
 type Outcome = Extract<WorkerMessage, { type: 'done' | 'fail' }>;

@@ -6,14 +6,14 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { CaptureError } from './capture/types.js';
-import { extract, UsageError, type ExtractOptions, type Summary } from './extract.js';
+import { extract, OutputError, UsageError, type ExtractOptions, type Summary } from './extract.js';
 
 export type WorkerRequest = Omit<ExtractOptions, 'signal' | 'onWarning'>;
 
 export type WorkerMessage =
   | { type: 'warning'; text: string }
   | { type: 'done'; summary: Summary }
-  | { type: 'fail'; kind: 'capture' | 'usage' | 'internal'; message: string; code?: string; path?: string; stack?: string };
+  | { type: 'fail'; kind: 'capture' | 'usage' | 'output' | 'internal'; message: string; code?: string; path?: string; stack?: string };
 
 const port = parentPort!;
 const stop = new AbortController();
@@ -31,7 +31,7 @@ try {
   post({ type: 'done', summary });
 } catch (e) {
   const err = e as NodeJS.ErrnoException;
-  const kind = e instanceof CaptureError ? 'capture' : e instanceof UsageError ? 'usage' : 'internal';
+  const kind = e instanceof CaptureError ? 'capture' : e instanceof UsageError ? 'usage' : e instanceof OutputError ? 'output' : 'internal';
   post({ type: 'fail', kind, message: err?.message ?? String(e), code: err?.code, path: err?.path, stack: err?.stack });
 }
 // Leave now: a standard input that was cut off can keep a worker's event loop alive. In a

@@ -2,9 +2,10 @@
  * Wires the stages: capture reader -> packet decoder -> TCP reassembler -> HTTP sessions ->
  * evidence (SQLite log + recovered files). The one module that knows them all.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { MergedSource } from './capture/merge.js';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { openCapture, type PcapReader } from './capture/open.js';
 import { CaptureError, type Packet, type PacketSource } from './capture/types.js';
 import { PacketDecoder } from './decode/decoder.js';
@@ -64,6 +65,29 @@ export interface Summary {
 /** A problem with how the tool was asked to run: reported as one line. */
 export class UsageError extends Error {}
 
+/** The output folder cannot be used, or writing to it failed (a full disk): reported as one line. */
+export class OutputError extends Error {
+  constructor(message: string, readonly code?: string) {
+    super(message);
+  }
+}
+
+/** Errors of the filesystem or of SQLite that mean the output cannot take more. */
+function outputFault(e: unknown): { code: string; message: string; path?: string } | null {
+  const err = e as NodeJS.ErrnoException;
+  if (typeof err?.code !== 'string') return null;
+  if (/^E[A-Z0-9]+$/.test(err.code)) return { code: err.code, message: err.message, path: err.path };
+  if (/^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|CORRUPT)/.test(err.code)) return { code: err.code, message: err.message };
+  return null;
+}
+
+function faultText(f: { code: string; message: string; path?: string }): string {
+  if (f.code === 'ENOSPC' || f.code === 'SQLITE_FULL' || f.code === 'EDQUOT') return `disk full (${f.code})${f.path ? ` while writing ${f.path}` : ''}`;
+  if (f.code === 'EROFS' || f.code === 'SQLITE_READONLY') return `read-only file system (${f.code})${f.path ? `: ${f.path}` : ''}`;
+  if (f.code === 'EACCES' || f.code === 'EPERM') return `permission denied (${f.code})${f.path ? `: ${f.path}` : ''}`;
+  return f.message;
+}
+
 class Interrupted extends Error {}
 
 /** Files and folders a run writes into the output folder. */
@@ -71,6 +95,8 @@ const OUTPUTS = ['http.sqlite', 'http.sqlite-wal', 'http.sqlite-shm', 'http.sqli
 /** What may sit in an output folder before a first run. */
 const PLACEHOLDERS = new Set(['.gitkeep', 'README.md']);
 const MAX_INTERNAL_ERRORS = 20;
+/** Disk space held back for the log's last commit after the disk fills up. */
+const LOG_RESERVE = 4 * 1024 * 1024;
 
 export async function extract(opts: ExtractOptions): Promise<Summary> {
   const started = process.hrtime.bigint();
@@ -79,28 +105,52 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
   const skipped: string[] = [];
   const sources = await openInputs(opts.inputs, opts.signal, skipped, opts.pcapReader ?? 'fast');
   const outDir = resolve(opts.outDir);
-  prepareOutDir(outDir, opts.force ?? false);
-
-  const log = new SqliteLog(join(outDir, 'http.sqlite'));
+  let log: SqliteLog;
+  let files: FileStore;
   const hasher = new HashWriter();
+  try {
+    prepareOutDir(outDir, opts.force ?? false);
+    log = new SqliteLog(join(outDir, 'http.sqlite'));
+    files = new FileStore(outDir, {
+      ...DEFAULT_FILE_STORE_OPTIONS,
+      keepEncoded: opts.keepEncoded ?? false,
+      hashes: opts.hashes ?? [],
+      layout: opts.layout ?? 'tree',
+      dedup: opts.dedup ?? false,
+    }, hasher);
+  } catch (e) {
+    await hasher.close();
+    const f = outputFault(e);
+    if (f) throw new OutputError(`cannot use output folder ${outDir}: ${faultText(f)}`, f.code);
+    throw e;
+  }
+  const releaseReserve = reserveSpace(join(outDir, '.tmp', 'log-reserve'));
   // Each capture file is hashed beside the run, by the worker, from the start.
   const captureHashes = sources.map((s) => (s.name === '<stdin>' ? null : hasher.hashFile(s.name)));
-  const files = new FileStore(outDir, {
-    ...DEFAULT_FILE_STORE_OPTIONS,
-    keepEncoded: opts.keepEncoded ?? false,
-    hashes: opts.hashes ?? [],
-    layout: opts.layout ?? 'tree',
-    dedup: opts.dedup ?? false,
-  }, hasher);
+  const recorder = new EvidenceRecorder(log, files);
   try {
     return await run();
   } catch (e) {
+    // Whatever stopped the run, what was extracted before it stays: the log is committed.
+    const fault = outputFault(files.failure ?? e);
+    releaseReserve();
     await files.close().catch(() => {});
-    throw e;
+    if (!fault) {
+      try { log.abort(); } catch { /* the error below is the one to report */ }
+      throw e;
+    }
+    const reason = faultText(fault);
+    try {
+      recorder.abandon(`not stored: ${reason}`);
+      log.anomaly({ scope: 'capture', capture_id: null, connection_id: null, transaction_id: null, kind: 'output-failed', detail: `${reason}; the run stopped there`, ts: null });
+    } catch {
+      // The log may be what failed: what it committed before stays.
+    }
+    try { log.abort(); } catch { /* committed batches stay */ }
+    throw new OutputError(`${outDir}: ${reason}; the run stopped there. ${logged(log.path)}`, fault.code);
   }
 
   async function run(): Promise<Summary> {
-    const recorder = new EvidenceRecorder(log, files);
     const factory = new HttpSessionFactory(recorder);
     const tcp = new TcpReassembler(factory, { ...DEFAULT_TCP_OPTIONS, overlapPolicy: opts.overlapPolicy ?? 'first' });
     const decoder = new PacketDecoder({ verifyChecksums: opts.verifyChecksums ?? false });
@@ -112,12 +162,12 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
     let internalErrors = 0;
     /** Capture-level anomalies written to the log (damage, interruption). */
     let captureAnomalies = 0;
-    const warn = (captureId: number, offset: number, message: string, name: string): void => {
-      const line = `${name}: ${message} (at byte ${offset})`;
+    const warn = (captureId: number, offset: number, message: string, name: string, kind = 'capture-damaged'): void => {
+      const line = `${name}: ${message}${offset >= 0 ? ` (at byte ${offset})` : ''}`;
       warnings.push(line);
       opts.onWarning?.(line);
       captureAnomalies++;
-      log.anomaly({ scope: 'capture', capture_id: captureId, connection_id: null, transaction_id: null, kind: 'capture-damaged', detail: line, ts: null });
+      log.anomaly({ scope: 'capture', capture_id: captureId, connection_id: null, transaction_id: null, kind, detail: line, ts: null });
     };
 
     const onPacket = (p: Packet): void => {
@@ -155,12 +205,16 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
         log.anomaly({ scope: 'capture', capture_id: captureId, connection_id: null, transaction_id: null, kind: 'interrupted', detail: `${src.name}: run interrupted; the rest of the input was not read`, ts: null });
       } else if (e instanceof CaptureError) {
         // Damage mid-file: what was read before it stays extracted.
-        warn(captureId, e.offset, e.message, src.name);
+        warn(captureId, e.offset, e.detail, src.name);
       } else if (e) {
         throw e;
       }
       const stats = src.stats;
       for (const w of stats.warnings) warn(captureId, w.offset, w.message, src.name);
+      if (stats.firstSnapCut) {
+        warn(captureId, stats.firstSnapCut.offset, `${stats.snapCut} packet(s) cut short by the capture's snapshot length, the first is frame ${stats.firstSnapCut.frame}; ` +
+          'the bytes they lack are counted as missing in their streams', src.name, 'snaplen-truncated');
+      }
       packets += stats.packets;
       captureBytes += stats.bytes;
       captureRows.push({
@@ -250,6 +304,34 @@ async function openInputs(inputs: string[], signal: AbortSignal | undefined, ski
   return sources;
 }
 
+/**
+ * Takes a few MiB of the output's disk for the log's last commit: when the disk fills up,
+ * freeing them lets the log commit what was extracted. Nothing is taken if it does not fit.
+ */
+function reserveSpace(path: string): () => void {
+  try {
+    writeFileSync(path, Buffer.alloc(LOG_RESERVE));
+  } catch {
+    rmSync(path, { force: true });
+  }
+  return () => rmSync(path, { force: true });
+}
+
+/** What the log holds after a failed run, read back from it. */
+function logged(path: string): string {
+  try {
+    const db = new Database(path, { readonly: true });
+    try {
+      const n = (sql: string): number => (db.prepare(sql).get() as { n: number }).n;
+      return `The log holds ${n('SELECT count(*) AS n FROM transactions')} transaction(s) and ${n('SELECT count(*) AS n FROM files')} file(s).`;
+    } finally {
+      db.close();
+    }
+  } catch (e) {
+    return `The log could not be read back (${(e as Error).message}).`;
+  }
+}
+
 function prepareOutDir(outDir: string, force: boolean): void {
   if (existsSync(outDir)) {
     if (!statSync(outDir).isDirectory()) throw new UsageError(`output folder ${outDir} exists and is not a folder`);
@@ -263,5 +345,16 @@ function prepareOutDir(outDir: string, force: boolean): void {
       for (const n of present) rmSync(join(outDir, n), { recursive: true, force: true });
     }
   }
-  mkdirSync(outDir, { recursive: true });
+  try {
+    mkdirSync(outDir, { recursive: true });
+  } catch (e) {
+    // mkdir -p reports a read-only or forbidden parent as a missing one: ask the parent why.
+    let parent = dirname(outDir);
+    while (!existsSync(parent) && dirname(parent) !== parent) parent = dirname(parent);
+    accessSync(parent, constants.W_OK);
+    throw e;
+  }
+  // A folder that exists but cannot be written (read-only mount, no permission) is named now,
+  // not as a failure to open the log.
+  accessSync(outDir, constants.W_OK);
 }

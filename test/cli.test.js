@@ -27,7 +27,7 @@ test('a file that is no capture gets one line naming it, and a nonzero exit', ()
   const r = cli([text, '-o', join(dir, 'out')]);
   assert.notEqual(r.status, 0);
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-  assert.equal(r.stderr.trim(), `extract-http: not a pcap or pcapng file: ${text}`);
+  assert.equal(r.stderr.trim(), `extract-http: not a pcap or pcapng file: ${text} (at byte 0: magic 74 68 69 73 is neither pcap's nor pcapng's)`);
   assert.ok(!existsSync(join(dir, 'out')), 'nothing written for a bad input');
 });
 

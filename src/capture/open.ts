@@ -39,7 +39,7 @@ async function openSource(path: string, digest: InputDigest | null, signal: Abor
   }
   const h = peeked.head;
   if (h.length === 0) throw CaptureError.notACapture(name, 'the file is empty');
-  if (h.length < 4) throw CaptureError.notACapture(name, 'too short');
+  if (h.length < 4) throw CaptureError.notACapture(name, `only ${h.length} byte(s), at byte 0`);
   const le = h.readUInt32LE(0);
   if (le === 0xa1b2c3d4 || le === 0xd4c3b2a1) {
     return pcapReader === 'pcap-parser' ? new PcapParserSource(name, peeked.stream) : new PcapSource(name, peeked.stream, 'microsecond');
@@ -47,7 +47,7 @@ async function openSource(path: string, digest: InputDigest | null, signal: Abor
   if (le === 0xa1b23c4d || le === 0x4d3cb2a1) return new PcapSource(name, peeked.stream, 'nanosecond');
   if (le === 0xa1b2cd34 || le === 0x34cdb2a1) return new PcapSource(name, peeked.stream, 'modified');
   if (le === 0x0a0d0d0a) return new PcapngSource(name, peeked.stream);
-  throw CaptureError.notACapture(name);
+  throw CaptureError.notACapture(name, `at byte 0: magic ${[...h.subarray(0, 4)].map((x) => x.toString(16).padStart(2, '0')).join(' ')} is neither pcap's nor pcapng's`);
 }
 
 async function* wrapGzipErrors(stream: AsyncIterable<Buffer>, name: string): AsyncGenerator<Buffer> {
@@ -55,6 +55,7 @@ async function* wrapGzipErrors(stream: AsyncIterable<Buffer>, name: string): Asy
   try {
     for await (const c of stream) { n += c.length; yield c; }
   } catch (e) {
-    throw new CaptureError(name, n, `gzip stream is damaged (${(e as Error).message}) after ${n} decompressed bytes`);
+    // The offset is in the decompressed capture: where the packets stop.
+    throw new CaptureError(name, -1, `gzip stream is damaged (${(e as Error).message}); the capture inside it ends at byte ${n}`);
   }
 }

@@ -52,11 +52,11 @@ export class PcapngSource implements PacketSource {
           const bom = b.readUInt32LE(p + 8);
           if (bom === BYTE_ORDER_MAGIC) le = true;
           else if (bom === 0x4d3c2b1a) le = false;
-          else if (!sawShb) throw CaptureError.notACapture(this.name, 'bad section header byte-order magic');
+          else if (!sawShb) throw CaptureError.notACapture(this.name, `bad section header byte-order magic at byte ${cur.base + p + 8}`);
           else return warn(cur.base + p, 'corrupt section header block (bad byte-order magic); rest of file ignored');
           type = SHB;
         } else if (!sawShb) {
-          throw CaptureError.notACapture(this.name);
+          throw CaptureError.notACapture(this.name, `at byte ${cur.base + p}: block type 0x${type.toString(16)} before any section header`);
         }
         const len = u32(b, p + 4);
         if (len < 12 || len % 4 !== 0 || len > MAX_CAPLEN + 64) {

@@ -30,6 +30,9 @@ export interface ReadStats {
   lastTs: number | null;
   linkTypes: Set<number>;
   warnings: CaptureWarning[];
+  /** Packets cut short by the capture's snapshot length, and where the first one is. */
+  snapCut: number;
+  firstSnapCut: { frame: number; offset: number } | null;
 }
 
 /**
@@ -49,13 +52,13 @@ export interface PacketSource {
 
 /** A capture that cannot be read at all: reported as one line, naming file and offset. */
 export class CaptureError extends Error {
-  constructor(readonly file: string, readonly offset: number, detail: string, whole?: string) {
+  constructor(readonly file: string, readonly offset: number, readonly detail: string, whole?: string) {
     super(whole ?? `${file}: ${detail}${offset >= 0 ? ` (at byte ${offset})` : ''}`);
     this.name = 'CaptureError';
   }
 
-  static notACapture(file: string, why?: string): CaptureError {
-    return new CaptureError(file, 0, 'not a capture', `not a pcap or pcapng file: ${file}${why ? ` (${why})` : ''}`);
+  static notACapture(file: string, why: string): CaptureError {
+    return new CaptureError(file, 0, why, `not a pcap or pcapng file: ${file} (${why})`);
   }
 }
 
@@ -75,7 +78,7 @@ export class InputDigest {
 }
 
 export function newStats(): ReadStats {
-  return { packets: 0, bytes: 0, firstTs: null, lastTs: null, linkTypes: new Set(), warnings: [] };
+  return { packets: 0, bytes: 0, firstTs: null, lastTs: null, linkTypes: new Set(), warnings: [], snapCut: 0, firstSnapCut: null };
 }
 
 export function countPacket(stats: ReadStats, p: Packet): void {
@@ -83,4 +86,5 @@ export function countPacket(stats: ReadStats, p: Packet): void {
   stats.bytes += p.data.length;
   if (stats.firstTs === null || p.ts < stats.firstTs) stats.firstTs = p.ts;
   if (stats.lastTs === null || p.ts > stats.lastTs) stats.lastTs = p.ts;
+  if (p.origLen > p.data.length && stats.snapCut++ === 0) stats.firstSnapCut = { frame: p.frame, offset: p.offset };
 }

@@ -310,7 +310,6 @@ export class FileStore {
     }
     const id = this.nextId++;
     if (this.opts.dedup && !prev) this.stored.set(f.sha256, { id, path });
-    this.files++;
     const piece = meta.range?.piece && f.codingRemoved === null && !f.suffix ? meta.range.piece : null;
     const multipart = meta.multipart && !f.suffix;
     const stored: StoredFile = {
@@ -322,14 +321,22 @@ export class FileStore {
       originalName: meta.originalName, dedupOf,
     };
     if (prev) {
+      this.files++;
       done(stored);
     } else if (piece || multipart) {
       // Read back at once (pieces of a range, parts of a multipart body): written here.
       const full = join(this.outDir, path);
       mkdirSync(dirname(full), { recursive: true });
-      if (f.data) writeFileSync(full, f.data);
-      else renameSync(f.tmp!, full);
+      try {
+        if (f.data) writeFileSync(full, f.data);
+        else renameSync(f.tmp!, full);
+      } catch (e) {
+        // A file cut short by a full disk must not lie in the output as if it were whole.
+        if (f.data) rmSync(full, { force: true });
+        throw e;
+      }
       this.names.settle(path);
+      this.files++;
       if (piece) this.addPiece(meta, piece, path, 0, f.size, f.holes);
       if (multipart) this.split(meta, path);
       done(stored);
@@ -347,6 +354,7 @@ export class FileStore {
       this.hasher.place(mk, full, f.data, f.data ? null : f.tmp).then(() => {
         this.placing--;
         this.names.settle(path);
+        this.files++;
         done(stored);
         this.wake();
       }, (e: unknown) => {

@@ -4,7 +4,7 @@
  * small files written, large ones renamed), and hashes whole capture files. Messages come from HashWriter (hash-writer.ts), in order.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { Digests } from './digests.js';
 import type { ToWorker, FromWorker } from './hash-writer.js';
@@ -89,6 +89,7 @@ function handle(m: ToWorker): void {
       break;
     case 'place': {
       let error: string | null = null;
+      let code: string | null = null;
       try {
         if (m.dir) mkdirSync(m.dir, { recursive: true });
         if (m.buf) writeFileSync(m.path, new Uint8Array(m.buf, 0, m.len));
@@ -96,10 +97,13 @@ function handle(m: ToWorker): void {
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
         error = `${m.path}: ${err.message}`;
-        post({ t: 'failure', message: error, code: err.code });
+        // A file cut short by a full disk must not lie in the output as if it were whole.
+        if (m.buf) rmSync(m.path, { force: true });
+        post({ t: 'failure', message: error, code: err.code, path: m.path });
+        code = err.code ?? null;
       }
       // A large buffer goes back: here it would wait for this thread's rare garbage collections.
-      post({ t: 'placed', id: m.id, cost: m.cost, error, buf: m.back ? m.buf : null }, m.back ? m.buf! : undefined);
+      post({ t: 'placed', id: m.id, cost: m.cost, error, code, path: m.path, buf: m.back ? m.buf : null }, m.back ? m.buf! : undefined);
       break;
     }
   }
@@ -108,7 +112,7 @@ function handle(m: ToWorker): void {
 function fail(f: Open, e: unknown): void {
   const err = e as NodeJS.ErrnoException;
   f.error = err.message;
-  post({ t: 'failure', message: err.message, code: err.code });
+  post({ t: 'failure', message: err.message, code: err.code, path: err.path });
 }
 
 /** Hashes a file in steps, letting body writes through between them. */

@@ -21,9 +21,9 @@ export type FromWorker =
   | { t: 'ack'; bytes: number; buf: ArrayBuffer }
   | { t: 'end'; id: number; digests: DigestSet; error: string | null }
   | { t: 'hashed'; id: number; sha256: string | null }
-  | { t: 'placed'; id: number; cost: number; error: string | null; buf: ArrayBuffer | null }
+  | { t: 'placed'; id: number; cost: number; error: string | null; code: string | null; path: string; buf: ArrayBuffer | null }
   | { t: 'sniffed'; id: number; type: SniffedType | null }
-  | { t: 'failure'; message: string; code?: string };
+  | { t: 'failure'; message: string; code?: string; path?: string };
 
 /** A body whose bytes go to the worker, to a file at `path`. */
 export interface Spill {
@@ -225,12 +225,10 @@ export class HashWriter {
         if (m.buf?.byteLength === WRITE_BUFFER && this.spare.length < MAX_SPARE) this.spare.push(m.buf);
         this.inFlight -= m.cost;
         if (this.inFlight <= MAX_IN_FLIGHT / 2) this.wake();
-        this.settle(m.id, m.error ? new Error(m.error) : null, undefined);
+        this.settle(m.id, m.error ? fsError(m.error, m.code, m.path) : null, undefined);
         break;
       case 'failure': {
-        const e = new Error(m.message) as NodeJS.ErrnoException;
-        e.code = m.code;
-        this.failure ??= e;
+        this.failure ??= fsError(m.message, m.code ?? null, m.path);
         this.wake();
         break;
       }
@@ -250,4 +248,12 @@ export class HashWriter {
     this.drained = [];
     for (const r of d) r();
   }
+}
+
+/** An error from the worker's filesystem call, with its code and path as Node gives them. */
+function fsError(message: string, code: string | null, path?: string): NodeJS.ErrnoException {
+  const e = new Error(message) as NodeJS.ErrnoException;
+  if (code) e.code = code;
+  if (path) e.path = path;
+  return e;
 }

@@ -9,6 +9,7 @@ interface Prepared {
 }
 
 const BATCH = 2000;
+const COMMIT_MS = 1000;
 
 /**
  * Writes the SQLite log through prepared statements inside large transactions, committed
@@ -19,6 +20,7 @@ export class SqliteLog {
   private readonly stmts: Record<string, Prepared>;
   private readonly args: unknown[] = [];
   private inBatch = 0;
+  private batchStart = 0;
 
   constructor(readonly path: string) {
     this.db = new Database(path);
@@ -70,14 +72,39 @@ export class SqliteLog {
     this.db.close();
   }
 
+  /**
+   * Closes after a failure: commits what it can and builds the indexes if the disk lets it.
+   * A commit that fails (the disk is full) is rolled back whole, so the log stays consistent
+   * with every batch committed before it.
+   */
+  abort(): void {
+    try {
+      this.commit();
+      this.db.exec(INDEXES);
+    } catch {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+    }
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // The WAL stays beside the log; SQLite reads it on the next open.
+    }
+    this.db.close();
+  }
+
   private run(name: string, row: Row): void {
-    if (this.inBatch === 0) this.db.exec('BEGIN');
+    if (this.inBatch === 0) {
+      this.db.exec('BEGIN');
+      this.batchStart = Date.now();
+    }
     const { cols, stmt } = this.stmts[name];
     const args = this.args;
     args.length = cols.length;
     for (let i = 0; i < cols.length; i++) args[i] = row[cols[i]] ?? null;
     stmt.run(args);
-    if (++this.inBatch >= BATCH) this.commit();
+    // Committed every few thousand rows, and at least every second: a run that stops on a
+    // failure (a full disk, a kill) keeps all but its last moment.
+    if (++this.inBatch >= BATCH || ((this.inBatch & 63) === 0 && Date.now() - this.batchStart > COMMIT_MS)) this.commit();
   }
 }
 

@@ -130,6 +130,22 @@ export class EvidenceRecorder implements HttpSink {
     });
   }
 
+  /**
+   * The run stops (the disk is full): transactions that were only waiting for a body to be
+   * stored are written without it, each with an anomaly saying why. Their other rows stay true.
+   */
+  abandon(reason: string): number {
+    let n = 0;
+    for (const entry of [...this.txns.values()]) {
+      const txn = entry.finalized;
+      if (!txn) continue;
+      txn.anomalies.push({ kind: 'body-not-stored', detail: reason, ts: txn.ts });
+      this.write(txn, entry);
+      n++;
+    }
+    return n;
+  }
+
   private entry(id: number): TxnFiles {
     let e = this.txns.get(id);
     if (!e) {
