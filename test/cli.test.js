@@ -131,7 +131,7 @@ test('an absurd captured length stops the read there with a warning; packets bef
   assert.match(r.stdout, /anomalies\s+1\b/);
 });
 
-test('SIGINT while reading finishes what was read: summary, consistent log, every file whole', async () => {
+for (const signal of ['SIGINT', 'SIGTERM']) test(`${signal} while reading finishes what was read: summary, consistent log, every file whole`, async () => {
   const out = join(tmp(), 'out');
   const child = spawn(process.execPath, [BIN, '-', '-o', out], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '', stderr = '';
@@ -141,10 +141,10 @@ test('SIGINT while reading finishes what was read: summary, consistent log, ever
   // Half the capture, then the pipe stays open as a slow sensor's would.
   child.stdin.write(bytes.subarray(0, bytes.length >> 1));
   await new Promise((r) => setTimeout(r, 1500));
-  child.kill('SIGINT');
+  child.kill(signal);
   const status = await new Promise((r) => child.on('close', r));
   assert.equal(status, 130, stderr);
-  assert.match(stderr, /SIGINT: finishing what was read/);
+  assert.match(stderr, new RegExp(`${signal}: finishing what was read`));
   assert.match(stdout, /interrupted/);
   const db = openLog(out);
   assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
