@@ -34,12 +34,91 @@ export class IdSource {
 }
 
 /**
+ * A first-in first-out line whose shift, and removal of what is not in it, cost O(1). The
+ * session took the oldest request with Array.shift and looked for every finished transaction
+ * with Array.indexOf, both O(length): quadratic in the depth of a pipeline (100,000 requests
+ * sent before the first response took 7 s in pairing alone).
+ */
+class Fifo<T> {
+  private items: Array<T | undefined> = [];
+  private head = 0;
+  private readonly members = new Set<T>();
+
+  get length(): number {
+    return this.members.size;
+  }
+
+  get first(): T | undefined {
+    this.skipRemoved();
+    return this.items[this.head];
+  }
+
+  push(x: T): void {
+    this.items.push(x);
+    this.members.add(x);
+  }
+
+  shift(): T | undefined {
+    this.skipRemoved();
+    if (this.head >= this.items.length) return undefined;
+    const x = this.items[this.head] as T;
+    this.items[this.head++] = undefined;
+    this.members.delete(x);
+    this.compact();
+    return x;
+  }
+
+  /** Takes `x` out of the line wherever it is; nothing to do (O(1)) when it is not in it. */
+  remove(x: T): void {
+    if (!this.members.delete(x)) return;
+    this.items[this.items.indexOf(x, this.head)] = undefined;
+    this.skipRemoved();
+    this.compact();
+  }
+
+  toArray(): T[] {
+    return this.items.slice(this.head).filter((x): x is T => x !== undefined);
+  }
+
+  private skipRemoved(): void {
+    while (this.head < this.items.length && this.items[this.head] === undefined) this.head++;
+  }
+
+  /** Drops the slots already taken once they are most of the array: amortised O(1). */
+  private compact(): void {
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/**
+ * Most requests of one connection kept waiting for their response. Each costs about 600 bytes
+ * of heap until its response comes (its transaction and its request's head), so a client that
+ * pipelines without end, or a server that never answers, grew the heap without bound: 100,000
+ * requests sent before the first response did not fit in 64 MB. Past this many, the oldest is
+ * written at once without its response (anomaly `pipeline-overflow`); the response that answers
+ * it, when it comes, is a row of its own (`response-to-written-request`), the two tied by their
+ * ordinal on the connection. Pairing stays exact for the rest; no real client pipelines so deep.
+ */
+const MAX_PENDING = 4096;
+
+/**
  * The HTTP view of one TCP connection: a reader per direction and FIFO pairing of requests
  * with responses, interim 1xx responses set aside.
  */
 export class HttpSession implements StreamHandler, ReaderOwner {
   private readonly readers: [MessageReader, MessageReader];
-  private readonly pending: Transaction[] = [];
+  private readonly pending = new Fifo<Transaction>();
+  /** Requests written without waiting for their response (see MAX_PENDING), and how many of those were answered since. */
+  private written = 0;
+  private writtenAnswered = 0;
+  /** Ordinals (1 = first written) of those written requests that were HEAD: their responses have no body. */
+  private readonly writtenHeads = new Fifo<number>();
   private readonly open = new Set<Transaction>();
   private depth = 0;
   private current: [Transaction | null, Transaction | null] = [null, null];
@@ -112,6 +191,7 @@ export class HttpSession implements StreamHandler, ReaderOwner {
       txn.request = msg;
       this.pending.push(txn);
       this.current[0] = txn;
+      if (this.pending.length > MAX_PENDING) this.writeUnanswered();
     }
   }
 
@@ -123,13 +203,20 @@ export class HttpSession implements StreamHandler, ReaderOwner {
     const status = msg.head?.statusCode ?? 0;
     if (status >= 100 && status < 200 && status !== 101) {
       // Interim: belongs to the oldest unanswered request and is never its final response.
-      const txn = this.pending[0];
+      if (this.writtenAnswered < this.written) {
+        this.anomalyFor(null, 'interim-without-request', `${status} response to a request written without waiting for its response`, msg.ts);
+        this.current[1] = null;
+        return BODY_NONE;
+      }
+      const txn = this.pending.first;
       if (txn) txn.interim.push({ status, ts: msg.ts });
       else this.anomalyFor(null, 'interim-without-request', `${status} response with no request outstanding`, msg.ts);
       this.current[1] = null;
       return BODY_NONE;
     }
-    let txn = (this.responseLost ? this.answeredAfterLoss(msg) : undefined) ?? this.pending.shift();
+    // The oldest unanswered request may be one already written (see MAX_PENDING).
+    const written = this.writtenAnswered < this.written ? this.answerWritten(msg) : null;
+    let txn = written?.txn ?? (this.responseLost ? this.answeredAfterLoss(msg) : undefined) ?? this.pending.shift();
     this.responseLost = false;
     if (!txn) {
       txn = this.newTransaction();
@@ -139,7 +226,7 @@ export class HttpSession implements StreamHandler, ReaderOwner {
     this.current[1] = txn;
     this.noteHead(txn, msg);
     if (this.isSwitch(txn)) return BODY_UPGRADE;
-    if (txn.request?.head?.method === 'HEAD') return BODY_NONE;
+    if (written ? written.head : txn.request?.head?.method === 'HEAD') return BODY_NONE;
     return BODY_NORMAL;
   }
 
@@ -162,7 +249,7 @@ export class HttpSession implements StreamHandler, ReaderOwner {
     }
     if (!txn && kind === 'response' && (!msg.head || msg.headPartial)) {
       // A response whose headers were lost still answered the oldest request.
-      txn = this.pending.shift() ?? this.newTransaction();
+      txn = (this.writtenAnswered < this.written ? this.answerWritten(msg).txn : this.pending.shift()) ?? this.newTransaction();
       txn.response = msg;
     }
     if (txn && msg.headPartial) this.noteHead(txn, msg);
@@ -210,13 +297,15 @@ export class HttpSession implements StreamHandler, ReaderOwner {
    */
   private answeredAfterLoss(msg: HttpMessage): Transaction | undefined {
     if (msg.peerAck < 0) return undefined;
+    const pending = this.pending.toArray();
     let i = -1;
-    for (let k = 0; k < this.pending.length; k++) {
-      const q = this.pending[k].request;
+    for (let k = 0; k < pending.length; k++) {
+      const q = pending[k].request;
       if (q && q.streamOffset < msg.peerAck) i = k;
     }
     if (i <= 0) return undefined;
-    for (const txn of this.pending.splice(0, i)) {
+    for (const txn of pending.slice(0, i)) {
+      this.pending.shift();
       this.anomalyFor(txn, 'response-lost', `no response: the server's stream lost bytes before a response that acknowledges a later request`, msg.ts);
       txn.responseDone = true;
       if (txn.requestDone) this.finalize(txn);
@@ -230,12 +319,35 @@ export class HttpSession implements StreamHandler, ReaderOwner {
     // Open transactions include every pending one; finished ones wait in `ready` until the call returns.
     let txn = has(current) ? current : [...this.open].find(has) ?? this.ready.find(has) ?? null;
     // An interim response's oddities are its request's.
-    if (!txn && msg.kind === 'response') txn = this.pending[0] ?? null;
+    if (!txn && msg.kind === 'response') txn = this.pending.first ?? null;
     this.anomalyFor(txn, kind, detail, ts);
   }
 
   awaitsFirstResponse(): boolean {
     return this.conn.synSeen && this.conn.synAckSeen && this.pending.length > 0;
+  }
+
+  /**
+   * More than MAX_PENDING requests await a response: the oldest is written now, without it. Only
+   * whether it was HEAD is kept, as its response's framing depends on it. (A CONNECT or Upgrade
+   * request is never left behind so: no request is read after one until it is answered.)
+   */
+  private writeUnanswered(): void {
+    const txn = this.pending.shift()!;
+    const k = ++this.written;
+    if (txn.request?.head?.method === 'HEAD') this.writtenHeads.push(k);
+    this.anomalyFor(txn, 'pipeline-overflow', `written request #${k}: logged without waiting for its response, as more than ${MAX_PENDING} requests await one on this connection; its response, if it comes, is a row of its own`, txn.request?.ts ?? 0);
+    this.finalize(txn);
+  }
+
+  /** A response to the oldest request written without it: a transaction of its own, tied to it by its ordinal. */
+  private answerWritten(msg: HttpMessage): { txn: Transaction; head: boolean } {
+    const k = ++this.writtenAnswered;
+    const head = this.writtenHeads.first === k;
+    if (head) this.writtenHeads.shift();
+    const txn = this.newTransaction();
+    this.anomalyFor(txn, 'response-to-written-request', `answers written request #${k}, logged without waiting for this response as more than ${MAX_PENDING} requests awaited one on this connection`, msg.ts);
+    return { txn, head };
   }
 
   private newTransaction(): Transaction {
@@ -252,16 +364,14 @@ export class HttpSession implements StreamHandler, ReaderOwner {
   private discard(txn: Transaction): void {
     if (txn.depth === this.depth) this.depth--;
     this.open.delete(txn);
-    const idx = this.pending.indexOf(txn);
-    if (idx >= 0) this.pending.splice(idx, 1);
+    this.pending.remove(txn);
   }
 
   private finalize(txn: Transaction): void {
     if (txn.finalized) return;
     txn.finalized = true;
     this.open.delete(txn);
-    const idx = this.pending.indexOf(txn);
-    if (idx >= 0) this.pending.splice(idx, 1);
+    this.pending.remove(txn);
     if (txn.response) {
       this.lastAnswered = txn;
       // A refused switch: the client's held bytes are HTTP after all.
