@@ -583,6 +583,10 @@ export class BodyWriter {
     if (error !== null && (meter.capped || meter.size === 0)) {
       // A bomb, or nothing decodable: the raw body is the evidence.
       rmSync(out, { force: true });
+      if (meter.capped) {
+        this.store.note(this.meta.transactionId, 'decompression-capped',
+          `${this.meta.direction} body (${codings.join(', ')}): decoding stopped at the cap of ${cap} bytes, from ${base.wireSize} bytes on the wire; the raw body is kept`);
+      }
       this.store.fill(slot, {
         ...base, tmp, data, size: base.wireSize, sha256: base.wireSha256, sniffHead: null, suffix: codedSuffix(codings[0]),
         decodeError: meter.capped ? `decoded size cap of ${cap} bytes reached; raw body kept` : error, complete,

@@ -26,9 +26,13 @@ export function truncateBytes(s: string, max: number): string {
   if (Buffer.byteLength(s) <= max) return s;
   const dot = s.lastIndexOf('.');
   const ext = dot > 0 && s.length - dot <= 10 ? s.slice(dot) : '';
-  let stem = s.slice(0, s.length - ext.length);
-  while (Buffer.byteLength(stem) + Buffer.byteLength(ext) + 1 > max) stem = [...stem].slice(0, -1).join('');
-  return `${stem}~${ext}`;
+  // Cut once at the byte budget, then back to a character boundary: a name of megabytes from
+  // the network must cost one pass, not one per character dropped.
+  const budget = Math.max(0, max - Buffer.byteLength(ext) - 1);
+  const bytes = Buffer.from(s.slice(0, s.length - ext.length));
+  let end = Math.min(budget, bytes.length);
+  while (end > 0 && end < bytes.length && (bytes[end] & 0xc0) === 0x80) end--;
+  return `${bytes.toString('utf8', 0, end)}~${ext}`;
 }
 
 function decode(seg: string): string {

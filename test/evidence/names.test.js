@@ -119,3 +119,11 @@ test('folders this run made are known whole: names in them are unique without as
   // A file someone else put in a folder this run made is not seen: the folder was empty when made.
   assert.equal(r.reserve(['files', 'h0', 'c0'], 't0.html'), `files/h0/c0/t0~${[...seen].filter((p) => p.startsWith('files/h0/c0/t0')).length + 1}.html`);
 });
+
+test('names of megabytes from the network are cut in one pass, at a character boundary', { timeout: 30_000 }, () => {
+  const segs = pathSegments(`/${'u'.repeat(4 << 20)}/${'é'.repeat(1 << 20)}.png`);
+  assert.equal(segs.length, 2);
+  for (const s of segs) assert.ok(Buffer.byteLength(s) <= 100, s.length);
+  assert.ok(segs[1].endsWith('~.png') && !segs[1].includes('\ufffd'), segs[1].slice(-10));
+  assert.equal(hostSegment('h'.repeat(1 << 20), '1.1.1.1', 80).length, 100);
+});
