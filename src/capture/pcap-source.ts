@@ -30,38 +30,49 @@ export class PcapSource implements PacketSource {
     let header = false;
     for await (const chunk of this.input) {
       cur.push(chunk);
-      const b = cur.buf;
-      if (!header) {
-        if (cur.available() < GLOBAL_HEADER) continue;
-        const m = b.readUInt32LE(0);
-        le = m === 0xa1b2c3d4 || m === 0xa1b23c4d || m === 0xa1b2cd34;
-        divisor = (le ? m : b.readUInt32BE(0)) === 0xa1b23c4d ? 1e9 : 1e6;
-        pkt.linkType = (le ? b.readUInt32LE(20) : b.readUInt32BE(20)) & 0x0fffffff;
-        stats.linkTypes.add(pkt.linkType);
-        cur.pos = GLOBAL_HEADER;
-        header = true;
-      }
-      for (;;) {
-        const p = cur.pos;
-        if (b.length - p < recHeader) break;
-        const caplen = le ? b.readUInt32LE(p + 8) : b.readUInt32BE(p + 8);
-        if (caplen > MAX_CAPLEN) {
-          // Nothing after a garbage header can be trusted; keep what was read before it.
-          stats.warnings.push({ offset: cur.base + p, message: `corrupt record header (captured length ${caplen}); rest of file ignored` });
-          return stats;
+      do {
+        const b = cur.buf;
+        if (!header) {
+          if (cur.available() < GLOBAL_HEADER) {
+            cur.want = GLOBAL_HEADER;
+            continue;
+          }
+          const m = b.readUInt32LE(0);
+          le = m === 0xa1b2c3d4 || m === 0xa1b23c4d || m === 0xa1b2cd34;
+          divisor = (le ? m : b.readUInt32BE(0)) === 0xa1b23c4d ? 1e9 : 1e6;
+          pkt.linkType = (le ? b.readUInt32LE(20) : b.readUInt32BE(20)) & 0x0fffffff;
+          stats.linkTypes.add(pkt.linkType);
+          cur.pos = GLOBAL_HEADER;
+          header = true;
         }
-        if (b.length - p - recHeader < caplen) break;
-        const sec = le ? b.readUInt32LE(p) : b.readUInt32BE(p);
-        const frac = le ? b.readUInt32LE(p + 4) : b.readUInt32BE(p + 4);
-        pkt.ts = sec + frac / divisor;
-        pkt.origLen = le ? b.readUInt32LE(p + 12) : b.readUInt32BE(p + 12);
-        pkt.data = b.subarray(p + recHeader, p + recHeader + caplen);
-        pkt.frame++;
-        pkt.offset = cur.base + p;
-        cur.pos = p + recHeader + caplen;
-        countPacket(stats, pkt);
-        onPacket(pkt);
-      }
+        for (;;) {
+          const p = cur.pos;
+          if (b.length - p < recHeader) {
+            cur.want = recHeader;
+            break;
+          }
+          const caplen = le ? b.readUInt32LE(p + 8) : b.readUInt32BE(p + 8);
+          if (caplen > MAX_CAPLEN) {
+            // Nothing after a garbage header can be trusted; keep what was read before it.
+            stats.warnings.push({ offset: cur.base + p, message: `corrupt record header (captured length ${caplen}); rest of file ignored` });
+            return stats;
+          }
+          if (b.length - p - recHeader < caplen) {
+            cur.want = recHeader + caplen;
+            break;
+          }
+          const sec = le ? b.readUInt32LE(p) : b.readUInt32BE(p);
+          const frac = le ? b.readUInt32LE(p + 4) : b.readUInt32BE(p + 4);
+          pkt.ts = sec + frac / divisor;
+          pkt.origLen = le ? b.readUInt32LE(p + 12) : b.readUInt32BE(p + 12);
+          pkt.data = b.subarray(p + recHeader, p + recHeader + caplen);
+          pkt.frame++;
+          pkt.offset = cur.base + p;
+          cur.pos = p + recHeader + caplen;
+          countPacket(stats, pkt);
+          onPacket(pkt);
+        }
+      } while (cur.more());
       const wait = between();
       if (wait) await wait;
     }

@@ -42,67 +42,75 @@ export class PcapngSource implements PacketSource {
 
     for await (const chunk of this.input) {
       cur.push(chunk);
-      const b = cur.buf;
-      for (;;) {
-        const p = cur.pos;
-        if (b.length - p < 12) break;
-        let type = u32(b, p);
-        if (type === SHB) {
-          // The byte-order magic decides how this section, including its own length, is read.
-          const bom = b.readUInt32LE(p + 8);
-          if (bom === BYTE_ORDER_MAGIC) le = true;
-          else if (bom === 0x4d3c2b1a) le = false;
-          else if (!sawShb) throw CaptureError.notACapture(this.name, `bad section header byte-order magic at byte ${cur.base + p + 8}`);
-          else return warn(cur.base + p, 'corrupt section header block (bad byte-order magic); rest of file ignored');
-          type = SHB;
-        } else if (!sawShb) {
-          throw CaptureError.notACapture(this.name, `at byte ${cur.base + p}: block type 0x${type.toString(16)} before any section header`);
-        }
-        const len = u32(b, p + 4);
-        if (len < 12 || len % 4 !== 0 || len > MAX_CAPLEN + 64) {
-          return warn(cur.base + p, `corrupt block (type 0x${type.toString(16)}, length ${len}); rest of file ignored`);
-        }
-        if (b.length - p < len) break;
-        if (u32(b, p + len - 4) !== len) {
-          return warn(cur.base + p, `corrupt block (type 0x${type.toString(16)}): trailing length does not match ${len}; rest of file ignored`);
-        }
-        cur.pos = p + len;
-        const off = cur.base + p;
-        switch (type) {
-          case SHB:
-            sawShb = true;
-            ifaces = [];
-            break;
-          case IDB:
-            ifaces.push(readInterface(b, p, len, u16, u32, le));
-            stats.linkTypes.add(ifaces[ifaces.length - 1].linkType);
-            break;
-          case EPB:
-          case OBSOLETE_PB: {
-            const epb = type === EPB;
-            const ifId = epb ? u32(b, p + 8) : u16(b, p + 8);
-            const iface = ifaces[ifId];
-            if (!iface) { stats.warnings.push({ offset: off, message: `packet block names unknown interface ${ifId}; skipped` }); break; }
-            const caplen = u32(b, p + 20);
-            if (28 + caplen > len - 4) return warn(off, `corrupt packet block: captured length ${caplen} exceeds block length ${len}; rest of file ignored`);
-            const ts = u32(b, p + 12) * 4294967296 + u32(b, p + 16);
-            emit(iface, ts, b.subarray(p + 28, p + 28 + caplen), u32(b, p + 24), off);
+      do {
+        const b = cur.buf;
+        for (;;) {
+          const p = cur.pos;
+          if (b.length - p < 12) {
+            cur.want = 12;
             break;
           }
-          case SPB: {
-            const iface = ifaces[0];
-            if (!iface) { stats.warnings.push({ offset: off, message: 'simple packet block before any interface; skipped' }); break; }
-            const origLen = u32(b, p + 8);
-            let caplen = Math.min(origLen, len - 16);
-            if (iface.snapLen > 0) caplen = Math.min(caplen, iface.snapLen);
-            // SPBs carry no timestamp; 0 keeps them visibly undated rather than invented.
-            emit(iface, -1, b.subarray(p + 12, p + 12 + caplen), origLen, off);
+          let type = u32(b, p);
+          if (type === SHB) {
+            // The byte-order magic decides how this section, including its own length, is read.
+            const bom = b.readUInt32LE(p + 8);
+            if (bom === BYTE_ORDER_MAGIC) le = true;
+            else if (bom === 0x4d3c2b1a) le = false;
+            else if (!sawShb) throw CaptureError.notACapture(this.name, `bad section header byte-order magic at byte ${cur.base + p + 8}`);
+            else return warn(cur.base + p, 'corrupt section header block (bad byte-order magic); rest of file ignored');
+            type = SHB;
+          } else if (!sawShb) {
+            throw CaptureError.notACapture(this.name, `at byte ${cur.base + p}: block type 0x${type.toString(16)} before any section header`);
+          }
+          const len = u32(b, p + 4);
+          if (len < 12 || len % 4 !== 0 || len > MAX_CAPLEN + 64) {
+            return warn(cur.base + p, `corrupt block (type 0x${type.toString(16)}, length ${len}); rest of file ignored`);
+          }
+          if (b.length - p < len) {
+            cur.want = len;
             break;
           }
-          default:
-            break; // NRB, ISB, DSB, custom and unknown blocks carry no packets.
+          if (u32(b, p + len - 4) !== len) {
+            return warn(cur.base + p, `corrupt block (type 0x${type.toString(16)}): trailing length does not match ${len}; rest of file ignored`);
+          }
+          cur.pos = p + len;
+          const off = cur.base + p;
+          switch (type) {
+            case SHB:
+              sawShb = true;
+              ifaces = [];
+              break;
+            case IDB:
+              ifaces.push(readInterface(b, p, len, u16, u32, le));
+              stats.linkTypes.add(ifaces[ifaces.length - 1].linkType);
+              break;
+            case EPB:
+            case OBSOLETE_PB: {
+              const epb = type === EPB;
+              const ifId = epb ? u32(b, p + 8) : u16(b, p + 8);
+              const iface = ifaces[ifId];
+              if (!iface) { stats.warnings.push({ offset: off, message: `packet block names unknown interface ${ifId}; skipped` }); break; }
+              const caplen = u32(b, p + 20);
+              if (28 + caplen > len - 4) return warn(off, `corrupt packet block: captured length ${caplen} exceeds block length ${len}; rest of file ignored`);
+              const ts = u32(b, p + 12) * 4294967296 + u32(b, p + 16);
+              emit(iface, ts, b.subarray(p + 28, p + 28 + caplen), u32(b, p + 24), off);
+              break;
+            }
+            case SPB: {
+              const iface = ifaces[0];
+              if (!iface) { stats.warnings.push({ offset: off, message: 'simple packet block before any interface; skipped' }); break; }
+              const origLen = u32(b, p + 8);
+              let caplen = Math.min(origLen, len - 16);
+              if (iface.snapLen > 0) caplen = Math.min(caplen, iface.snapLen);
+              // SPBs carry no timestamp; 0 keeps them visibly undated rather than invented.
+              emit(iface, -1, b.subarray(p + 12, p + 12 + caplen), origLen, off);
+              break;
+            }
+            default:
+              break; // NRB, ISB, DSB, custom and unknown blocks carry no packets.
+          }
         }
-      }
+      } while (cur.more());
       const wait = between();
       if (wait) await wait;
     }

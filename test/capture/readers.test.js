@@ -110,3 +110,35 @@ test('on a cut or corrupt pcap, the loop and pcap-parser keep the same packets a
     assert.equal(ours.stats.warnings.length, 1);
   }
 });
+
+test('records that straddle input chunks of every size are read whole, at their offsets', async () => {
+  const { PcapngSource } = await import('../../dist/capture/pcapng-source.js');
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  for (const [file, make] of [
+    ['web.pcap', (input) => new PcapSource('x', input, 'microsecond')],
+    ['web.pcapng', (input) => new PcapngSource('x', input)],
+  ]) {
+    const bytes = readFileSync(join(SAMPLES, file));
+    const whole = await collect(make((async function* () { yield bytes; })()));
+    for (const max of [1, 13, 700, 5000, 70000]) {
+      // Chunks of random sizes up to `max`: headers and records cut at every kind of place.
+      const chunked = async function* () {
+        for (let at = 0; at < bytes.length;) {
+          const n = 1 + Math.floor(rand() * max);
+          yield bytes.subarray(at, at + n);
+          at += n;
+        }
+      };
+      const offsets = [];
+      const got = await collect(make(chunked()));
+      samePackets(got.packets, whole.packets);
+      const src = make(chunked());
+      await src.read((p) => offsets.push(p.offset), () => undefined);
+      const ref = [];
+      await make((async function* () { yield bytes; })()).read((p) => ref.push(p.offset), () => undefined);
+      assert.deepEqual(offsets, ref, `${file}, chunks up to ${max}: record offsets`);
+      assert.equal(got.stats.warnings.length, 0, `${file}, chunks up to ${max}`);
+    }
+  }
+});
