@@ -1,7 +1,9 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import yargs from 'yargs';
-import type { Summary } from './extract.js';
+import type { Progress, Summary } from './extract.js';
+import { ProgressBar } from './progress.js';
+import { format, formatShow, list, openRunLog, query, QueryError, show, type Format } from './query.js';
 import type { WorkerMessage, WorkerRequest } from './extract-worker.js';
 
 const require = createRequire(import.meta.url);
@@ -11,6 +13,7 @@ const STDIN = '\u0000stdin';
 
 /** Runs the command line; returns the exit code. Never lets a stack trace reach the user. */
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'query' || argv[0] === 'ls' || argv[0] === 'show') return ask(argv);
   let usageFailed = false;
   // yargs drops a bare "-"; carry standard input through it under another name.
   const parser = yargs(argv.map((a) => (a === '-' ? STDIN : a)))
@@ -27,10 +30,14 @@ export async function main(argv: string[]): Promise<number> {
     .option('dedup', { type: 'boolean', default: false, describe: 'store identical bodies once; every transaction still points to the file' })
     .option('overlap', { choices: ['first', 'last'] as const, default: 'first' as const, describe: 'which copy of overlapping TCP bytes to keep (bytes already delivered are never replaced); disagreeing copies are always recorded' })
     .option('pcap-reader', { choices: ['fast', 'pcap-parser'] as const, default: 'fast' as const, describe: 'reader of classic pcap: our record loop, or the pcap-parser package (slower; the reference)' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print nothing but errors (warnings are still recorded in the log)' })
+    .option('json', { type: 'boolean', default: false, describe: 'print the final summary as one JSON object' })
     .option('verify-checksums', { type: 'boolean', default: false, describe: 'drop TCP segments with a bad checksum (off by default: checksum offload makes valid traffic captured on the sender look bad)' })
     .example('$0 capture.pcapng -o out/', 'extract into out/')
+    .example('$0 capture.pcap --json -q', 'the summary as JSON, nothing else')
     .example('$0 /var/spool/sensor/ -o case42/', 'rotated files of a folder, merged in timestamp order')
     .example('tcpdump -i eth0 -w - | $0 - -o live/', 'read standard input')
+    .example('$0 ls out/ --host example.com --status 200 --type image/', 'list transactions (also: $0 show out/ 12, $0 query out/ "SQL")')
     .example("sqlite3 out/http.sqlite 'select method, host, uri, status_code, response_file from http'", 'list the transactions')
     .version(pkg.version)
     .help()
@@ -71,9 +78,19 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
   }
-  const outcome = await runInWorker(request, args.maxHeap);
+  // The bar is for a person at a terminal: never in a pipe, a log file or --quiet.
+  const bar = process.stderr.isTTY && !args.quiet ? new ProgressBar() : null;
+  request.progress = bar !== null;
+  const say = (text: string): void => {
+    if (args.quiet) return;
+    bar?.clear();
+    process.stderr.write(`extract-http: ${text}\n`);
+  };
+  const outcome = await runInWorker(request, args.maxHeap, { say, progress: (p) => bar?.update(p) });
+  bar?.clear();
   if (outcome.type === 'done') {
-    process.stdout.write(formatSummary(outcome.summary));
+    if (args.json) process.stdout.write(`${JSON.stringify(outcome.summary)}\n`);
+    else if (!args.quiet) process.stdout.write(formatSummary(outcome.summary));
     return outcome.summary.interrupted ? 130 : 0;
   }
   process.stderr.write(`extract-http: ${describe(outcome)}\n`);
@@ -87,7 +104,7 @@ type Outcome = Extract<WorkerMessage, { type: 'done' | 'fail' }>;
  * Runs the extraction in a worker thread with a heap limit, relaying warnings as they come.
  * The first SIGINT/SIGTERM asks it to finish what was read; a second one quits at once.
  */
-function runInWorker(request: WorkerRequest, maxHeapMb: number): Promise<Outcome> {
+function runInWorker(request: WorkerRequest, maxHeapMb: number, ui: { say(text: string): void; progress(p: Progress): void }): Promise<Outcome> {
   const stdin = request.inputs.includes('-');
   const worker = new Worker(new URL('./extract-worker.js', import.meta.url), {
     workerData: request,
@@ -99,7 +116,7 @@ function runInWorker(request: WorkerRequest, maxHeapMb: number): Promise<Outcome
   const onSignal = (sig: NodeJS.Signals): void => {
     if (stopping) process.exit(130);
     stopping = true;
-    process.stderr.write(`extract-http: ${sig}: finishing what was read (again to quit at once)\n`);
+    ui.say(`${sig}: finishing what was read (again to quit at once)`);
     // The worker closes its input itself, so a pipe that never ends cannot keep it waiting.
     worker.postMessage({ type: 'abort' });
   };
@@ -108,7 +125,8 @@ function runInWorker(request: WorkerRequest, maxHeapMb: number): Promise<Outcome
   return new Promise<Outcome>((resolve) => {
     let outcome: Outcome | null = null;
     worker.on('message', (m: WorkerMessage) => {
-      if (m.type === 'warning') process.stderr.write(`extract-http: warning: ${m.text}\n`);
+      if (m.type === 'warning') ui.say(`warning: ${m.text}`);
+      else if (m.type === 'progress') ui.progress(m.progress);
       else outcome = m;
     });
     worker.on('error', (e: NodeJS.ErrnoException) => {
@@ -161,4 +179,79 @@ function formatBytes(n: number): string {
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
   return `${(n / 1024 / 1024 / 1024).toFixed(2)} GiB`;
+}
+
+/** `query`, `ls` and `show`: questions to the log of a finished run. */
+async function ask(argv: string[]): Promise<number> {
+  let failed = false;
+  const fmt = (a: { csv?: boolean; json?: boolean }): Format => (a.json ? 'json' : a.csv ? 'csv' : 'table');
+  const formats = { csv: { type: 'boolean', default: false, describe: 'print CSV' }, json: { type: 'boolean', default: false, describe: 'print a JSON array' } } as const;
+  let code = 0;
+  const run = (f: () => void): void => {
+    try {
+      f();
+    } catch (e) {
+      if (!(e instanceof QueryError)) throw e;
+      process.stderr.write(`extract-http: ${e.message}\n`);
+      code = 1;
+    }
+  };
+  const parser = yargs(argv)
+    .scriptName('extract-http')
+    .command('query <out> <sql>', 'run a read-only SQL statement on the log of a run', (y) => y
+      .positional('out', { type: 'string', demandOption: true, describe: 'output folder of a run (or its http.sqlite)' })
+      .positional('sql', { type: 'string', demandOption: true, describe: 'the statement, e.g. "select host, count(*) from http group by host"' })
+      .options(formats), (a) => run(() => {
+      const db = openRunLog(a.out);
+      try {
+        const r = query(db, a.sql);
+        process.stdout.write(format(r.columns, r.rows, fmt(a)));
+      } finally {
+        db.close();
+      }
+    }))
+    .command('ls <out>', 'list transactions, oldest first', (y) => y
+      .positional('out', { type: 'string', demandOption: true, describe: 'output folder of a run (or its http.sqlite)' })
+      .option('host', { type: 'string', describe: 'this host, its subdomains, any port' })
+      .option('status', { type: 'string', describe: 'a status code (404) or class (4xx)' })
+      .option('type', { type: 'string', describe: 'a prefix of the declared or sniffed type (image/, application/pdf)' })
+      .option('method', { type: 'string', describe: 'request method' })
+      .option('uri', { type: 'string', describe: 'text the request target contains' })
+      .option('limit', { type: 'number', describe: 'at most this many rows' })
+      .options(formats), (a) => run(() => {
+      const db = openRunLog(a.out);
+      try {
+        const r = list(db, { host: a.host, status: a.status, type: a.type, method: a.method, uri: a.uri, limit: a.limit });
+        process.stdout.write(format(r.columns, r.rows, fmt(a)));
+      } finally {
+        db.close();
+      }
+    }))
+    .command('show <out> <id>', 'one transaction: its headers, files and anomalies', (y) => y
+      .positional('out', { type: 'string', demandOption: true, describe: 'output folder of a run (or its http.sqlite)' })
+      .positional('id', { type: 'number', demandOption: true, describe: 'transaction id (transactions.id, http.transaction_id)' })
+      .option('json', formats.json), (a) => run(() => {
+      const db = openRunLog(a.out);
+      try {
+        const r = show(db, a.id);
+        if (!r) throw new QueryError(`no transaction ${a.id} in ${a.out}`);
+        process.stdout.write(a.json ? `${JSON.stringify(r)}\n` : formatShow(r));
+      } finally {
+        db.close();
+      }
+    }))
+    .strict()
+    .help()
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      failed = true;
+      process.stderr.write(`extract-http: ${err?.message ?? msg}\nTry: extract-http ${argv[0]} --help\n`);
+    })
+    .exitProcess(false);
+  try {
+    await parser.parseAsync();
+  } catch {
+    return 2;
+  }
+  return failed ? 2 : code;
 }

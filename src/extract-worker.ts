@@ -6,12 +6,13 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { CaptureError } from './capture/types.js';
-import { extract, OutputError, UsageError, type ExtractOptions, type Summary } from './extract.js';
+import { extract, OutputError, UsageError, type ExtractOptions, type Progress, type Summary } from './extract.js';
 
-export type WorkerRequest = Omit<ExtractOptions, 'signal' | 'onWarning'>;
+export type WorkerRequest = Omit<ExtractOptions, 'signal' | 'onWarning' | 'onProgress'> & { progress?: boolean };
 
 export type WorkerMessage =
   | { type: 'warning'; text: string }
+  | { type: 'progress'; progress: Progress }
   | { type: 'done'; summary: Summary }
   | { type: 'fail'; kind: 'capture' | 'usage' | 'output' | 'internal'; message: string; code?: string; path?: string; stack?: string };
 
@@ -27,6 +28,7 @@ try {
     ...(workerData as WorkerRequest),
     signal: stop.signal,
     onWarning: (text) => post({ type: 'warning', text }),
+    onProgress: (workerData as WorkerRequest).progress ? (progress) => post({ type: 'progress', progress }) : undefined,
   });
   post({ type: 'done', summary });
 } catch (e) {

@@ -25,6 +25,8 @@ export interface ExtractOptions {
   force?: boolean;
   /** Called with each problem in a capture file that did not stop the run. */
   onWarning?: (message: string) => void;
+  /** Called every PROGRESS_MS or so while reading, and once at the end of the input. */
+  onProgress?: (p: Progress) => void;
   /** Drop TCP segments whose checksum is wrong (off by default: offload makes good traffic look bad). */
   verifyChecksums?: boolean;
   /** Keep content-coded bodies as sent instead of decoded (both are measured and hashed). */
@@ -41,6 +43,17 @@ export interface ExtractOptions {
   pcapReader?: PcapReader;
   /** Aborting stops reading; what was read is finished and written as after a full run. */
   signal?: AbortSignal;
+}
+
+/** How far a run has got: bytes of the input files read (before gunzip) out of their total. */
+export interface Progress {
+  inputBytes: number;
+  /** Sum of the inputs' sizes; null when one is a pipe. */
+  inputTotal: number | null;
+  packets: number;
+  transactions: number;
+  files: number;
+  seconds: number;
 }
 
 export interface Summary {
@@ -95,6 +108,7 @@ const OUTPUTS = ['http.sqlite', 'http.sqlite-wal', 'http.sqlite-shm', 'http.sqli
 /** What may sit in an output folder before a first run. */
 const PLACEHOLDERS = new Set(['.gitkeep', 'README.md']);
 const MAX_INTERNAL_ERRORS = 20;
+const PROGRESS_MS = 200;
 /** Disk space held back for the log's last commit after the disk fills up. */
 const LOG_RESERVE = 4 * 1024 * 1024;
 
@@ -186,7 +200,23 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
         log.anomaly({ scope: 'packet', capture_id: null, connection_id: null, transaction_id: null, kind: 'internal-error', detail: `${where}: ${(e as Error).stack ?? e}`, ts });
       }
     }
+    const inputTotal = sources.every((src) => src.position?.size != null) ? sources.reduce((a, src) => a + src.position!.size!, 0) : null;
+    let lastProgress = 0;
+    const progress = (): void => {
+      const stats = sources.reduce((a, src) => a + src.stats.packets, 0);
+      opts.onProgress!({
+        inputBytes: sources.reduce((a, src) => a + (src.position?.read() ?? 0), 0), inputTotal, packets: stats,
+        transactions: recorder.transactions, files: files.files, seconds: Number(process.hrtime.bigint() - started) / 1e9,
+      });
+    };
     const between = (): Promise<void> | undefined => {
+      if (opts.onProgress) {
+        const now = Date.now();
+        if (now - lastProgress >= PROGRESS_MS) {
+          lastProgress = now;
+          progress();
+        }
+      }
       if (opts.signal?.aborted) return Promise.reject(new Interrupted());
       if (files.failure) return Promise.reject(files.failure);
       return files.congested ? files.waitBacklog() : undefined;
@@ -234,6 +264,7 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
     } else {
       await new MergedSource(sources).read(onPacket, between, ended);
     }
+    if (opts.onProgress) progress();
     decoder.finish();
     try {
       tcp.finish();

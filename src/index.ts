@@ -1,4 +1,4 @@
-export { extract, OutputError, UsageError, type ExtractOptions, type Summary } from './extract.js';
+export { extract, OutputError, UsageError, type ExtractOptions, type Progress, type Summary } from './extract.js';
 export { openCapture } from './capture/open.js';
 export type { Packet, PacketSource, CaptureFormat } from './capture/types.js';
 export { CaptureError } from './capture/types.js';

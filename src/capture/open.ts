@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
 import { openInput, peek } from './input.js';
@@ -19,14 +20,17 @@ export async function openCapture(path: string, signal?: AbortSignal, pcapReader
   // A file is hashed by reading it again, off the packet loop (the caller does it); a stream
   // can be read only once, so standard input is hashed as it is read.
   const digest = path === '-' ? new InputDigest() : null;
-  const source = await openSource(path, digest, signal, pcapReader);
+  const input = await openInput(path);
+  const source = await openSource(path, input, digest, signal, pcapReader);
   if (digest) source.digest = digest;
+  const file = input as Readable & { bytesRead?: number };
+  const size = path === '-' ? null : statSync(path).size;
+  source.position = { size, read: () => file.bytesRead ?? 0 };
   return source;
 }
 
-async function openSource(path: string, digest: InputDigest | null, signal: AbortSignal | undefined, pcapReader: PcapReader): Promise<PacketSource> {
+async function openSource(path: string, input: Readable, digest: InputDigest | null, signal: AbortSignal | undefined, pcapReader: PcapReader): Promise<PacketSource> {
   const name = path === '-' ? '<stdin>' : path;
-  const input = await openInput(path);
   // Reading may wait on a slow pipe: an abort must not wait for its next chunk.
   signal?.addEventListener('abort', () => input.destroy(new Error('interrupted')), { once: true });
   let peeked = await peek(digest ? digest.wrap(input) : input, 4);

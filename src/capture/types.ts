@@ -47,6 +47,8 @@ export interface PacketSource {
   readonly stats: ReadStats;
   /** sha256 of standard input's bytes as read (before gunzip), set by openCapture. */
   digest?: InputDigest;
+  /** How far into its file the source has read (before gunzip), for progress; size null for a pipe. */
+  position?: { size: number | null; read(): number };
   read(onPacket: (p: Packet) => void, between: () => Promise<void> | undefined): Promise<ReadStats>;
 }
 
