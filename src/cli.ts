@@ -3,6 +3,10 @@ import { Worker } from 'node:worker_threads';
 import yargs from 'yargs';
 import type { Progress, Summary } from './extract.js';
 import { ProgressBar } from './progress.js';
+import { DEFAULT_HAR_MAX_BODY_BYTES, writeHar } from './export/har.js';
+import { writeNdjson } from './export/ndjson.js';
+import { dirname, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
 import { format, formatShow, list, openRunLog, query, QueryError, show, type Format } from './query.js';
 import type { WorkerMessage, WorkerRequest } from './extract-worker.js';
 
@@ -30,6 +34,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('dedup', { type: 'boolean', default: false, describe: 'store identical bodies once; every transaction still points to the file' })
     .option('overlap', { choices: ['first', 'last'] as const, default: 'first' as const, describe: 'which copy of overlapping TCP bytes to keep (bytes already delivered are never replaced); disagreeing copies are always recorded' })
     .option('pcap-reader', { choices: ['fast', 'pcap-parser'] as const, default: 'fast' as const, describe: 'reader of classic pcap: our record loop, or the pcap-parser package (slower; the reference)' })
+    .option('har', { type: 'string', describe: 'also write the transactions as HAR 1.2 to this file (opens in browser developer tools)' })
+    .option('har-max-body', { type: 'number', default: DEFAULT_HAR_MAX_BODY_BYTES, describe: 'bodies larger than this many bytes are not embedded in the HAR (the cut is noted in it); 0 embeds none' })
+    .option('ndjson', { type: 'string', describe: 'also write one JSON object per transaction to this file, with field names close to Zeek\'s http.log' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print nothing but errors (warnings are still recorded in the log)' })
     .option('json', { type: 'boolean', default: false, describe: 'print the final summary as one JSON object' })
     .option('verify-checksums', { type: 'boolean', default: false, describe: 'drop TCP segments with a bad checksum (off by default: checksum offload makes valid traffic captured on the sender look bad)' })
@@ -78,6 +85,12 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
   }
+  for (const [opt, file] of [['--har', args.har], ['--ndjson', args.ndjson]] as const) {
+    if (file !== undefined && !(existsSync(dirname(resolve(file))) && statSync(dirname(resolve(file))).isDirectory())) {
+      process.stderr.write(`extract-http: ${opt} ${file}: no folder ${dirname(resolve(file))} to write it in\n`);
+      return 2;
+    }
+  }
   // The bar is for a person at a terminal: never in a pipe, a log file or --quiet.
   const bar = process.stderr.isTTY && !args.quiet ? new ProgressBar() : null;
   request.progress = bar !== null;
@@ -89,8 +102,10 @@ export async function main(argv: string[]): Promise<number> {
   const outcome = await runInWorker(request, args.maxHeap, { say, progress: (p) => bar?.update(p) });
   bar?.clear();
   if (outcome.type === 'done') {
-    if (args.json) process.stdout.write(`${JSON.stringify(outcome.summary)}\n`);
-    else if (!args.quiet) process.stdout.write(formatSummary(outcome.summary));
+    const exports = exportRun(outcome.summary, args);
+    if (exports === null) return 1;
+    if (args.json) process.stdout.write(`${JSON.stringify({ ...outcome.summary, ...exports })}\n`);
+    else if (!args.quiet) process.stdout.write(formatSummary(outcome.summary) + formatExports(exports));
     return outcome.summary.interrupted ? 130 : 0;
   }
   process.stderr.write(`extract-http: ${describe(outcome)}\n`);
@@ -99,6 +114,32 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 type Outcome = Extract<WorkerMessage, { type: 'done' | 'fail' }>;
+
+interface Exports {
+  har?: { file: string; entries: number; bodiesCut: number; maxBodyBytes: number };
+  ndjson?: { file: string; records: number };
+}
+
+/** --har and --ndjson, from the finished log; null (after one line on stderr) when one failed. */
+function exportRun(s: Summary, args: { har?: string; harMaxBody: number; ndjson?: string }): Exports | null {
+  const out = dirname(s.database);
+  const done: Exports = {};
+  try {
+    if (args.har) done.har = { file: resolve(args.har), ...writeHar(out, args.har, { maxBodyBytes: args.harMaxBody }), maxBodyBytes: args.harMaxBody };
+    if (args.ndjson) done.ndjson = { file: resolve(args.ndjson), ...writeNdjson(out, args.ndjson) };
+  } catch (e) {
+    process.stderr.write(`extract-http: export failed: ${(e as Error).message} (the log and files in ${out} are complete)\n`);
+    return null;
+  }
+  return done;
+}
+
+function formatExports(e: Exports): string {
+  const lines: string[] = [];
+  if (e.har) lines.push(`har           ${e.har.file} (${e.har.entries} entries${e.har.bodiesCut ? `, ${e.har.bodiesCut} bodies over ${e.har.maxBodyBytes} bytes not embedded` : ''})`);
+  if (e.ndjson) lines.push(`ndjson        ${e.ndjson.file} (${e.ndjson.records} records)`);
+  return lines.length ? `${lines.join('\n')}\n` : '';
+}
 
 /**
  * Runs the extraction in a worker thread with a heap limit, relaying warnings as they come.

@@ -8,3 +8,5 @@ export { TcpReassembler } from './tcp/reassembler.js';
 export type { StreamFactory, StreamHandler, ConnectionView, Dir } from './tcp/stream.js';
 export { HttpSessionFactory } from './http/session.js';
 export { SCHEMA_VERSION } from './evidence/schema.js';
+export { writeHar, type HarOptions, type HarResult } from './export/har.js';
+export { writeNdjson, type NdjsonResult } from './export/ndjson.js';

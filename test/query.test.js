@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, cli, openLog, SAMPLES, tmp } from './helpers.js';
 
@@ -107,4 +108,22 @@ test('show prints one transaction: request and response heads in wire order, fil
   const none = cli(['show', out, '99999']);
   assert.equal(none.status, 1);
   assert.match(none.stderr, /no transaction 99999/);
+});
+
+test('--har and --ndjson write their files after the run, and say so in the summary', () => {
+  const dir = tmp();
+  const r = cli([join(SAMPLES, 'evidence.pcapng'), '-o', join(dir, 'out'), '--har', join(dir, 'x.har'), '--har-max-body', '50000', '--ndjson', join(dir, 'x.ndjson')]);
+  assert.equal(r.status, 0, r.stderr);
+  const db = openLog(join(dir, 'out'));
+  const n = db.prepare('SELECT count(*) AS n FROM transactions').get().n;
+  const big = db.prepare('SELECT count(*) AS n FROM files f JOIN transactions t ON f.id IN (t.request_file_id, t.response_file_id) WHERE f.size > 50000').get().n;
+  db.close();
+  assert.match(r.stdout, new RegExp(`^har +${join(dir, 'x.har').replace(/[.]/g, '\\.')} \\(${n} entries, ${big} bodies over 50000 bytes not embedded\\)$`, 'm'));
+  assert.match(r.stdout, new RegExp(`^ndjson +.*x\\.ndjson \\(${n} records\\)$`, 'm'));
+  assert.equal(JSON.parse(readFileSync(join(dir, 'x.har'), 'utf8')).log.entries.length, n);
+  assert.equal(readFileSync(join(dir, 'x.ndjson'), 'utf8').trim().split('\n').length, n);
+  const bad = cli([join(SAMPLES, 'web.pcap'), '-o', join(dir, 'out2'), '--har', join(dir, 'no', 'such', 'x.har')]);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--har .*no folder/);
+  assert.ok(!existsSync(join(dir, 'out2')), 'refused before anything was written');
 });
