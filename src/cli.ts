@@ -34,6 +34,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('dedup', { type: 'boolean', default: false, describe: 'store identical bodies once; every transaction still points to the file' })
     .option('overlap', { choices: ['first', 'last'] as const, default: 'first' as const, describe: 'which copy of overlapping TCP bytes to keep (bytes already delivered are never replaced); disagreeing copies are always recorded' })
     .option('pcap-reader', { choices: ['fast', 'pcap-parser'] as const, default: 'fast' as const, describe: 'reader of classic pcap: our record loop, or the pcap-parser package (slower; the reference)' })
+    .option('review-page', { type: 'boolean', default: true, describe: 'write out/index.html, a page to review the transactions and files in a browser (--no-review-page skips it)' })
     .option('har', { type: 'string', describe: 'also write the transactions as HAR 1.2 to this file (opens in browser developer tools)' })
     .option('har-max-body', { type: 'number', default: DEFAULT_HAR_MAX_BODY_BYTES, describe: 'bodies larger than this many bytes are not embedded in the HAR (the cut is noted in it); 0 embeds none' })
     .option('ndjson', { type: 'string', describe: 'also write one JSON object per transaction to this file, with field names close to Zeek\'s http.log' })
@@ -77,6 +78,7 @@ export async function main(argv: string[]): Promise<number> {
     layout: args.layout,
     dedup: args.dedup,
     pcapReader: args.pcapReader,
+    reviewPage: args.reviewPage,
   };
   for (const h of args.hashes.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
     if (h === 'md5' || h === 'sha1') request.hashes!.push(h);

@@ -14,6 +14,7 @@ import { DEFAULT_FILE_STORE_OPTIONS, FileStore, type ExtraHash } from './evidenc
 import { HashWriter } from './evidence/hash-writer.js';
 import { SqliteLog } from './evidence/log.js';
 import { EvidenceRecorder } from './evidence/recorder.js';
+import { writeReviewPage } from './review/page.js';
 import { HttpSessionFactory } from './http/session.js';
 import { DEFAULT_TCP_OPTIONS, TcpReassembler } from './tcp/reassembler.js';
 import type { OverlapPolicy } from './tcp/half-stream.js';
@@ -27,6 +28,8 @@ export interface ExtractOptions {
   onWarning?: (message: string) => void;
   /** Called every PROGRESS_MS or so while reading, and once at the end of the input. */
   onProgress?: (p: Progress) => void;
+  /** Write the review page, out/index.html (default true). */
+  reviewPage?: boolean;
   /** Drop TCP segments whose checksum is wrong (off by default: offload makes good traffic look bad). */
   verifyChecksums?: boolean;
   /** Keep content-coded bodies as sent instead of decoded (both are measured and hashed). */
@@ -104,7 +107,7 @@ function faultText(f: { code: string; message: string; path?: string }): string 
 class Interrupted extends Error {}
 
 /** Files and folders a run writes into the output folder. */
-const OUTPUTS = ['http.sqlite', 'http.sqlite-wal', 'http.sqlite-shm', 'http.sqlite-journal', 'files', '.tmp'];
+const OUTPUTS = ['http.sqlite', 'http.sqlite-wal', 'http.sqlite-shm', 'http.sqlite-journal', 'files', '.tmp', 'index.html', 'review', '.review.tmp', '.index.html.tmp'];
 /** What may sit in an output folder before a first run. */
 const PLACEHOLDERS = new Set(['.gitkeep', 'README.md']);
 const MAX_INTERNAL_ERRORS = 20;
@@ -283,6 +286,7 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
     }
     log.close();
     await files.close();
+    if (opts.reviewPage ?? true) writeReviewPage(outDir);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     return {
       captures: sources.length,

@@ -10,3 +10,4 @@ export { HttpSessionFactory } from './http/session.js';
 export { SCHEMA_VERSION } from './evidence/schema.js';
 export { writeHar, type HarOptions, type HarResult } from './export/har.js';
 export { writeNdjson, type NdjsonResult } from './export/ndjson.js';
+export { writeReviewPage } from './review/page.js';

@@ -81,7 +81,7 @@ test('a placeholder-only output folder (out/.gitkeep) is used as is', () => {
   writeFileSync(join(out, '.gitkeep'), '');
   const r = cli([sample, '-o', out]);
   assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual(readdirSync(out).sort(), ['.gitkeep', 'files', 'http.sqlite']);
+  assert.deepEqual(readdirSync(out).sort(), ['.gitkeep', 'files', 'http.sqlite', 'index.html', 'review']);
 });
 
 test('a capture cut mid-record warns with file and offset and keeps what came before', () => {

@@ -69,6 +69,8 @@ export class SqliteLog {
     this.commit();
     this.db.exec(INDEXES);
     this.db.pragma('wal_checkpoint(TRUNCATE)');
+    // One file for the evidence: readers (even read-only ones) then need no -wal or -shm beside it.
+    this.db.pragma('journal_mode = DELETE');
     this.db.close();
   }
 
@@ -86,6 +88,7 @@ export class SqliteLog {
     }
     try {
       this.db.pragma('wal_checkpoint(TRUNCATE)');
+      this.db.pragma('journal_mode = DELETE');
     } catch {
       // The WAL stays beside the log; SQLite reads it on the next open.
     }
