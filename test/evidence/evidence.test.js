@@ -167,7 +167,7 @@ test('hostile URLs and Content-Disposition names land inside the output folder u
       }
     }
     // Nothing was written anywhere but the output folder's own entries.
-    const allowed = new Set(['files', 'http.sqlite', 'http.sqlite-wal', 'http.sqlite-shm']);
+    const allowed = new Set(['files', 'http.sqlite', 'http.sqlite-wal', 'http.sqlite-shm', 'index.html', 'review']);
     assert.deepEqual(readdirSync(out.tree).filter((n) => !allowed.has(n)), []);
   });
 });
