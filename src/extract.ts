@@ -286,7 +286,16 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
     }
     log.close();
     await files.close();
-    if (opts.reviewPage ?? true) writeReviewPage(outDir);
+    if (opts.reviewPage ?? true) {
+      try {
+        writeReviewPage(outDir);
+      } catch (e) {
+        // The log and the files are complete: a page that cannot be made is a warning, not a failed run.
+        const line = `review page not written: ${(e as Error).message}`;
+        warnings.push(line);
+        opts.onWarning?.(line);
+      }
+    }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     return {
       captures: sources.length,
