@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { INDEXES, SCHEMA, SCHEMA_VERSION } from './schema.js';
 
@@ -134,3 +135,8 @@ export const FILE_COLUMNS = [
   'decoded_sha256', 'declared_type', 'sniffed_type', 'type_mismatch', 'content_encoding', 'coding_removed', 'decode_error', 'complete',
   'missing_bytes', 'missing_ranges', 'ranges_present', 'original_name', 'dedup_of',
 ];
+
+/** The log of a finished run (`<out>/http.sqlite`), opened read-only: readers cannot change the evidence. */
+export function openLogReadOnly(outDir: string): Database.Database {
+  return new Database(join(outDir, 'http.sqlite'), { readonly: true, fileMustExist: true });
+}

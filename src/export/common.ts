@@ -4,13 +4,13 @@
  * by piece so that no export holds more than one record in memory.
  */
 import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openLogReadOnly } from '../evidence/log.js';
 
 export type Db = Database.Database;
 
 export function openRunLog(outDir: string): Db {
-  return new Database(join(outDir, 'http.sqlite'), { readonly: true, fileMustExist: true });
+  return openLogReadOnly(outDir);
 }
 
 /** One transaction with its connection and the two body files, as the exporters read it. */

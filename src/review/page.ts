@@ -17,10 +17,10 @@
  * Everything from the network is hostile: data files are JSON with every non-ASCII character
  * and `<`, `>`, `&` escaped, and the page only ever puts it into the DOM as text.
  */
-import Database from 'better-sqlite3';
 import { closeSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { APP_JS, STYLE_CSS, indexHtml } from './assets.js';
+import { openLogReadOnly } from '../evidence/log.js';
 
 /** Transactions per table data file (all of them are loaded with the page). */
 export const ROWS_PER_FILE = 10_000;
@@ -195,7 +195,7 @@ function topCounts(counts: Map<string | number, number>, n: number): Array<[stri
  * how many bytes were written in all.
  */
 export function writeReviewPage(outDir: string): { transactions: number; bytes: number } {
-  const db = new Database(join(outDir, 'http.sqlite'), { readonly: true, fileMustExist: true });
+  const db = openLogReadOnly(outDir);
   const tmpDir = join(outDir, '.review.tmp');
   const finalDir = join(outDir, 'review');
   rmSync(tmpDir, { recursive: true, force: true });
