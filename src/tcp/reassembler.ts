@@ -77,8 +77,8 @@ export class TcpReassembler {
       srcKey = k.bKey; dstKey = k.aKey; key = k.key;
     } else {
       // Endpoint keys: raw address bytes plus the port as one UTF-16 unit; short and copy-free to compare.
-      srcKey = seg.src.toString('latin1') + String.fromCharCode(seg.srcPort);
-      dstKey = seg.dst.toString('latin1') + String.fromCharCode(seg.dstPort);
+      srcKey = endpointKey(seg.src4, seg, 0);
+      dstKey = endpointKey(seg.dst4, seg, 1);
       key = srcKey < dstKey ? srcKey + '|' + dstKey : dstKey + '|' + srcKey;
       k.a = seg.src4; k.b = seg.dst4; k.pa = seg.srcPort; k.pb = seg.dstPort; k.aKey = srcKey; k.bKey = dstKey; k.key = key;
     }
@@ -253,4 +253,15 @@ export class TcpReassembler {
       }
     }
   }
+}
+
+/**
+ * The key of one end of a segment: its address bytes as latin1 plus the port as one UTF-16
+ * unit. An IPv4 address is made from its number, with no view of the packet: with many
+ * connections interleaved, most packets miss the last-connection cache and come here.
+ */
+function endpointKey(v4: number, seg: TcpSegment, which: 0 | 1): string {
+  const port = which === 0 ? seg.srcPort : seg.dstPort;
+  if (v4 >= 0) return String.fromCharCode(v4 >>> 24, (v4 >>> 16) & 255, (v4 >>> 8) & 255, v4 & 255, port);
+  return (which === 0 ? seg.src : seg.dst).toString('latin1') + String.fromCharCode(port);
 }
