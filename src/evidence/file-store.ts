@@ -226,6 +226,9 @@ export class FileStore {
   }
 
   async close(): Promise<void> {
+    // Files in the worker's hands are finished, written or removed, before it stops: a worker
+    // ended mid-write (after a failure elsewhere) left a file cut short in files/.
+    while (this.placing > 0) await new Promise<void>((r) => this.idle.push(r));
     await this.hasher.close();
     rmSync(this.tmpDir, { recursive: true, force: true });
   }
