@@ -1,7 +1,8 @@
 /**
  * The other core's share of the evidence work: hashes and writes the bytes of large bodies,
  * finds the type of each body from its first bytes, puts finished files in place (folders made,
- * small files written, large ones renamed), and hashes whole capture files. Messages come from HashWriter (hash-writer.ts), in order.
+ * small files written, large ones renamed), and hashes whole capture files. Messages come from
+ * HashWriter (hash-writer.ts), in order.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
@@ -35,8 +36,10 @@ function sendReplies(): void {
 
 interface Open {
   fd: number;
+  path: string;
   digests: Digests;
   error: string | null;
+  code: string | null;
 }
 const files = new Map<number, Open>();
 
@@ -49,7 +52,7 @@ function handle(m: ToWorker): void {
     case 'write': {
       let f = files.get(m.id);
       if (!f) {
-        f = { fd: -1, digests: new Digests(m.extra ?? []), error: null };
+        f = { fd: -1, path: m.path!, digests: new Digests(m.extra ?? []), error: null, code: null };
         files.set(m.id, f);
         try {
           f.fd = openSync(m.path!, 'w');
@@ -74,11 +77,11 @@ function handle(m: ToWorker): void {
       const f = files.get(m.id);
       files.delete(m.id);
       if (!f) {
-        post({ t: 'end', id: m.id, digests: { sha256: '' }, error: 'nothing was written' });
+        post({ t: 'end', id: m.id, digests: { sha256: '' }, error: 'nothing was written', code: null, path: '' });
         break;
       }
       if (f.fd >= 0) closeSync(f.fd);
-      post({ t: 'end', id: m.id, digests: f.digests.digest(), error: f.error });
+      post({ t: 'end', id: m.id, digests: f.digests.digest(), error: f.error, code: f.code, path: f.path });
       break;
     }
     case 'hash-file':
@@ -112,7 +115,8 @@ function handle(m: ToWorker): void {
 function fail(f: Open, e: unknown): void {
   const err = e as NodeJS.ErrnoException;
   f.error = err.message;
-  post({ t: 'failure', message: err.message, code: err.code, path: err.path });
+  f.code = err.code ?? null;
+  post({ t: 'failure', message: err.message, code: err.code, path: f.path });
 }
 
 /** Hashes a file in steps, letting body writes through between them. */

@@ -19,7 +19,7 @@ export type ToWorker =
 
 export type FromWorker =
   | { t: 'ack'; bytes: number; buf: ArrayBuffer }
-  | { t: 'end'; id: number; digests: DigestSet; error: string | null }
+  | { t: 'end'; id: number; digests: DigestSet; error: string | null; code: string | null; path: string }
   | { t: 'hashed'; id: number; sha256: string | null }
   | { t: 'placed'; id: number; cost: number; error: string | null; code: string | null; path: string; buf: ArrayBuffer | null }
   | { t: 'sniffed'; id: number; type: SniffedType | null }
@@ -213,7 +213,8 @@ export class HashWriter {
         if (this.inFlight <= MAX_IN_FLIGHT / 2) this.wake();
         break;
       case 'end':
-        this.settle(m.id, m.error ? new Error(m.error) : null, m.digests);
+        // With its code and path: a full disk is an output fault to the run, not an internal error.
+        this.settle(m.id, m.error ? fsError(m.error, m.code, m.path) : null, m.digests);
         break;
       case 'hashed':
         this.settle(m.id, null, m.sha256);

@@ -7,6 +7,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import { conversation, pcapFile } from '../craft.js';
 import { cli, SAMPLES, sha256File, tmp } from '../helpers.js';
 
 const SAMPLE = join(SAMPLES, 'evidence.pcapng');
@@ -97,4 +99,25 @@ test('a disk that fills up mid-run: one line, a consistent log, and no file in i
     db.close();
   }
   assert.ok(sawPartial, 'some size let the log keep part of the run');
+});
+
+test('a disk that fills up while a large body goes to the worker is a disk-full line too, not an internal error', (t) => {
+  const mnt = mount(t, '5m');
+  if (!mnt) return;
+  // Bodies over 256 KiB go to the worker in pieces: its write fails, not a placement.
+  const big = randomBytes(3 << 20);
+  const file = join(tmp(), 'big.pcap');
+  writeFileSync(file, pcapFile(conversation([
+    [0, 'GET /small HTTP/1.1\r\nHost: h\r\n\r\n'], [1, 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'],
+    [0, 'GET /big HTTP/1.1\r\nHost: h\r\n\r\n'], [1, Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${big.length}\r\n\r\n`), big])],
+  ])));
+  const out = join(mnt, 'out');
+  const r = cli([file, '-o', out]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(oneLine(r), /disk full \(ENOSPC\) while writing .*\.wire; the run stopped there\. The log holds \d+ transaction/);
+  const db = new Database(join(out, 'http.sqlite'), { readonly: true });
+  assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+  assert.equal(db.prepare("SELECT count(*) AS n FROM anomalies WHERE kind = 'output-failed'").get().n, 1);
+  for (const f of db.prepare('SELECT path, sha256 FROM files').all()) assert.equal(sha256File(join(out, f.path)), f.sha256, f.path);
+  db.close();
 });
