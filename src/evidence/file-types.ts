@@ -1,4 +1,3 @@
-import { fileTypeFromBuffer } from 'file-type';
 import mime from 'mime-types';
 
 /**
@@ -15,10 +14,13 @@ export interface SniffedType {
   ext: string;
 }
 
+/** file-type, loaded on first use: only the worker sniffs, and loading it costs ~60 ms. */
+let fileType: Promise<typeof import('file-type')> | null = null;
+
 export async function sniffType(head: Buffer): Promise<SniffedType | null> {
   if (head.length === 0) return null;
   try {
-    const t = await fileTypeFromBuffer(head);
+    const t = await (fileType ??= import('file-type')).then((m) => m.fileTypeFromBuffer(head));
     if (t) return { mime: t.mime, ext: t.ext };
   } catch {
     // A damaged body can trip a parser inside file-type: then it is simply of no known type.
