@@ -230,9 +230,15 @@ async function ask(argv: string[]): Promise<number> {
   const fmt = (a: { csv?: boolean; json?: boolean }): Format => (a.json ? 'json' : a.csv ? 'csv' : 'table');
   const formats = { csv: { type: 'boolean', default: false, describe: 'print CSV' }, json: { type: 'boolean', default: false, describe: 'print a JSON array' } } as const;
   let code = 0;
-  const run = (f: () => void): void => {
+  /** Opens the run's log, prints what `answer` makes of it, closes it; a bad question is one line. */
+  const run = (out: string, answer: (db: ReturnType<typeof openRunLog>) => string): void => {
     try {
-      f();
+      const db = openRunLog(out);
+      try {
+        process.stdout.write(answer(db));
+      } finally {
+        db.close();
+      }
     } catch (e) {
       if (!(e instanceof QueryError)) throw e;
       process.stderr.write(`extract-http: ${e.message}\n`);
@@ -244,14 +250,9 @@ async function ask(argv: string[]): Promise<number> {
     .command('query <out> <sql>', 'run a read-only SQL statement on the log of a run', (y) => y
       .positional('out', { type: 'string', demandOption: true, describe: 'output folder of a run (or its http.sqlite)' })
       .positional('sql', { type: 'string', demandOption: true, describe: 'the statement, e.g. "select host, count(*) from http group by host"' })
-      .options(formats), (a) => run(() => {
-      const db = openRunLog(a.out);
-      try {
-        const r = query(db, a.sql);
-        process.stdout.write(format(r.columns, r.rows, fmt(a)));
-      } finally {
-        db.close();
-      }
+      .options(formats), (a) => run(a.out, (db) => {
+      const r = query(db, a.sql);
+      return format(r.columns, r.rows, fmt(a));
     }))
     .command('ls <out>', 'list transactions, oldest first', (y) => y
       .positional('out', { type: 'string', demandOption: true, describe: 'output folder of a run (or its http.sqlite)' })
@@ -261,27 +262,17 @@ async function ask(argv: string[]): Promise<number> {
       .option('method', { type: 'string', describe: 'request method' })
       .option('uri', { type: 'string', describe: 'text the request target contains' })
       .option('limit', { type: 'number', describe: 'at most this many rows' })
-      .options(formats), (a) => run(() => {
-      const db = openRunLog(a.out);
-      try {
-        const r = list(db, { host: a.host, status: a.status, type: a.type, method: a.method, uri: a.uri, limit: a.limit });
-        process.stdout.write(format(r.columns, r.rows, fmt(a)));
-      } finally {
-        db.close();
-      }
+      .options(formats), (a) => run(a.out, (db) => {
+      const r = list(db, { host: a.host, status: a.status, type: a.type, method: a.method, uri: a.uri, limit: a.limit });
+      return format(r.columns, r.rows, fmt(a));
     }))
     .command('show <out> <id>', 'one transaction: its headers, files and anomalies', (y) => y
       .positional('out', { type: 'string', demandOption: true, describe: 'output folder of a run (or its http.sqlite)' })
       .positional('id', { type: 'number', demandOption: true, describe: 'transaction id (transactions.id, http.transaction_id)' })
-      .option('json', formats.json), (a) => run(() => {
-      const db = openRunLog(a.out);
-      try {
-        const r = show(db, a.id);
-        if (!r) throw new QueryError(`no transaction ${a.id} in ${a.out}`);
-        process.stdout.write(a.json ? `${JSON.stringify(r)}\n` : formatShow(r));
-      } finally {
-        db.close();
-      }
+      .option('json', formats.json), (a) => run(a.out, (db) => {
+      const r = show(db, a.id);
+      if (!r) throw new QueryError(`no transaction ${a.id} in ${a.out}`);
+      return a.json ? `${JSON.stringify(r)}\n` : formatShow(r);
     }))
     .strict()
     .help()

@@ -3,7 +3,6 @@
  * evidence (SQLite log + recovered files). The one module that knows them all.
  */
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import Database from 'better-sqlite3';
 import { MergedSource } from './capture/merge.js';
 import { dirname, join, resolve } from 'node:path';
 import { openCapture, type PcapReader } from './capture/open.js';
@@ -12,7 +11,7 @@ import { PacketDecoder } from './decode/decoder.js';
 import { TcpSegment } from './decode/segment.js';
 import { DEFAULT_FILE_STORE_OPTIONS, FileStore, type ExtraHash } from './evidence/file-store.js';
 import { HashWriter } from './evidence/hash-writer.js';
-import { SqliteLog } from './evidence/log.js';
+import { openLogReadOnly, SqliteLog } from './evidence/log.js';
 import { EvidenceRecorder } from './evidence/recorder.js';
 import { writeReviewPage } from './review/page.js';
 import { HttpSessionFactory } from './http/session.js';
@@ -164,7 +163,7 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
       // The log may be what failed: what it committed before stays.
     }
     try { log.abort(); } catch { /* committed batches stay */ }
-    throw new OutputError(`${outDir}: ${reason}; the run stopped there. ${logged(log.path)}`, fault.code);
+    throw new OutputError(`${outDir}: ${reason}; the run stopped there. ${logged(outDir)}`, fault.code);
   }
 
   async function run(): Promise<Summary> {
@@ -206,9 +205,9 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
     const inputTotal = sources.every((src) => src.position?.size != null) ? sources.reduce((a, src) => a + src.position!.size!, 0) : null;
     let lastProgress = 0;
     const progress = (): void => {
-      const stats = sources.reduce((a, src) => a + src.stats.packets, 0);
+      const packetsRead = sources.reduce((a, src) => a + src.stats.packets, 0);
       opts.onProgress!({
-        inputBytes: sources.reduce((a, src) => a + (src.position?.read() ?? 0), 0), inputTotal, packets: stats,
+        inputBytes: sources.reduce((a, src) => a + (src.position?.read() ?? 0), 0), inputTotal, packets: packetsRead,
         transactions: recorder.transactions, files: files.files, seconds: Number(process.hrtime.bigint() - started) / 1e9,
       });
     };
@@ -362,9 +361,9 @@ function reserveSpace(path: string): () => void {
 }
 
 /** What the log holds after a failed run, read back from it. */
-function logged(path: string): string {
+function logged(outDir: string): string {
   try {
-    const db = new Database(path, { readonly: true });
+    const db = openLogReadOnly(outDir);
     try {
       const n = (sql: string): number => (db.prepare(sql).get() as { n: number }).n;
       return `The log holds ${n('SELECT count(*) AS n FROM transactions')} transaction(s) and ${n('SELECT count(*) AS n FROM files')} file(s).`;

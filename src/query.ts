@@ -5,8 +5,8 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import { openLogReadOnly } from './evidence/log.js';
+import type Database from 'better-sqlite3';
+import { openLogFile } from './evidence/log.js';
 
 export type Format = 'table' | 'csv' | 'json';
 type Row = Record<string, unknown>;
@@ -15,11 +15,10 @@ type Row = Record<string, unknown>;
 export class QueryError extends Error {}
 
 export function openRunLog(out: string): Database.Database {
-  const dir = existsSync(out) && statSync(out).isDirectory();
-  const path = dir ? join(out, 'http.sqlite') : out;
+  const path = existsSync(out) && statSync(out).isDirectory() ? join(out, 'http.sqlite') : out;
   if (!existsSync(path)) throw new QueryError(`no log at ${path}: give the output folder of a run (or its http.sqlite)`);
   try {
-    return dir ? openLogReadOnly(out) : new Database(path, { readonly: true, fileMustExist: true });
+    return openLogFile(path);
   } catch (e) {
     throw new QueryError(`cannot open ${path}: ${(e as Error).message}`);
   }

@@ -206,9 +206,7 @@ export class FileStore {
 
   /** Resolves when the backlog is down to half its bounds; rejects when writing a file failed. */
   async waitBacklog(): Promise<void> {
-    while (!this.failure && (this.queue.length > MAX_DECODES / 2 || this.backlog > MAX_BACKLOG / 2 || this.held > MAX_HELD / 2)) {
-      await new Promise<void>((r) => this.idle.push(r));
-    }
+    await this.until(() => this.failure !== null || (this.queue.length <= MAX_DECODES / 2 && this.backlog <= MAX_BACKLOG / 2 && this.held <= MAX_HELD / 2));
     await this.hasher.wait();
     if (this.failure) throw this.failure;
   }
@@ -220,7 +218,7 @@ export class FileStore {
 
   /** Resolves when every body is in place; rejects when writing a file failed. */
   async drain(): Promise<void> {
-    while (this.backlog > 0 && !this.failure) await new Promise<void>((r) => this.idle.push(r));
+    await this.until(() => this.backlog === 0 || this.failure !== null);
     await this.hasher.wait();
     if (this.failure) throw this.failure;
   }
@@ -228,9 +226,14 @@ export class FileStore {
   async close(): Promise<void> {
     // Files in the worker's hands are finished, written or removed, before it stops: a worker
     // ended mid-write (after a failure elsewhere) left a file cut short in files/.
-    while (this.placing > 0) await new Promise<void>((r) => this.idle.push(r));
+    await this.until(() => this.placing === 0);
     await this.hasher.close();
     rmSync(this.tmpDir, { recursive: true, force: true });
+  }
+
+  /** Resolves once `done()` holds, looked at again each time a body moves on. */
+  private async until(done: () => boolean): Promise<void> {
+    while (!done()) await new Promise<void>((r) => this.idle.push(r));
   }
 
   /** @internal A buffer to fill for a Spill. */

@@ -117,10 +117,7 @@ export class HashWriter {
     }
     const cost = len + PLACE_COST;
     this.inFlight += cost;
-    return new Promise<void>((resolve, reject) => {
-      this.waiting.set(id, { resolve: resolve as (v: never) => void, reject });
-      this.post({ t: 'place', id, dir, path, buf, len, from, cost, back: transfer.length > 0 }, transfer);
-    });
+    return this.ask<void>(id, { t: 'place', id, dir, path, buf, len, from, cost, back: transfer.length > 0 }, transfer);
   }
 
   /** The type a body's first bytes show (file-types.ts), found by the worker: about 40 µs a file. */
@@ -152,11 +149,17 @@ export class HashWriter {
     if (w) await w.terminate();
   }
 
-  private ask<T>(id: number, m: ToWorker): Promise<T> {
+  private ask<T>(id: number, m: ToWorker, transfer?: ArrayBuffer[]): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.waiting.set(id, { resolve: resolve as (v: never) => void, reject });
-      this.post(m);
+      this.post(m, transfer);
     });
+  }
+
+  /** Bytes the worker is done with: the packet loop may go on once half the budget is free. */
+  private relieve(n: number): void {
+    this.inFlight -= n;
+    if (this.inFlight <= MAX_IN_FLIGHT / 2) this.wake();
   }
 
   /**
@@ -208,9 +211,8 @@ export class HashWriter {
   private receive(m: FromWorker): void {
     switch (m.t) {
       case 'ack':
-        this.inFlight -= m.bytes;
         if (this.spare.length < MAX_SPARE) this.spare.push(m.buf);
-        if (this.inFlight <= MAX_IN_FLIGHT / 2) this.wake();
+        this.relieve(m.bytes);
         break;
       case 'end':
         // With its code and path: a full disk is an output fault to the run, not an internal error.
@@ -224,8 +226,7 @@ export class HashWriter {
         break;
       case 'placed':
         if (m.buf?.byteLength === WRITE_BUFFER && this.spare.length < MAX_SPARE) this.spare.push(m.buf);
-        this.inFlight -= m.cost;
-        if (this.inFlight <= MAX_IN_FLIGHT / 2) this.wake();
+        this.relieve(m.cost);
         this.settle(m.id, m.error ? fsError(m.error, m.code, m.path) : null, undefined);
         break;
       case 'failure': {

@@ -138,5 +138,10 @@ export const FILE_COLUMNS = [
 
 /** The log of a finished run (`<out>/http.sqlite`), opened read-only: readers cannot change the evidence. */
 export function openLogReadOnly(outDir: string): Database.Database {
-  return new Database(join(outDir, 'http.sqlite'), { readonly: true, fileMustExist: true });
+  return openLogFile(join(outDir, 'http.sqlite'));
+}
+
+/** A log file given by its own path, opened read-only. */
+export function openLogFile(path: string): Database.Database {
+  return new Database(path, { readonly: true, fileMustExist: true });
 }

@@ -1,17 +1,12 @@
 /**
- * What both exporters share: opening a finished run's log read-only, per-transaction lookups
- * that stay fast on a log without its indexes (an interrupted run), and writing a file piece
- * by piece so that no export holds more than one record in memory.
+ * What both exporters share: per-transaction lookups over a finished run's log that stay fast
+ * on a log without its indexes (an interrupted run), and writing a file piece by piece so
+ * that no export holds more than one record in memory.
  */
 import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import type Database from 'better-sqlite3';
-import { openLogReadOnly } from '../evidence/log.js';
 
 export type Db = Database.Database;
-
-export function openRunLog(outDir: string): Db {
-  return openLogReadOnly(outDir);
-}
 
 /** One transaction with its connection and the two body files, as the exporters read it. */
 export interface TxnRow {

@@ -16,9 +16,9 @@ import {
   PieceWriter,
   type TxnRow,
   interimCodes,
-  openRunLog,
   transactionsInTimeOrder,
 } from './common.js';
+import { openLogReadOnly } from '../evidence/log.js';
 
 export interface HarOptions {
   /** Bodies larger than this many bytes are left out (and the cut noted). Default 1 MiB. */
@@ -40,7 +40,7 @@ const pkg = createRequire(import.meta.url)('../../package.json') as { version: s
 export function writeHar(outDir: string, file: string, opts: HarOptions = {}): HarResult {
   const limit = opts.maxBodyBytes ?? DEFAULT_HAR_MAX_BODY_BYTES;
   if (!Number.isFinite(limit) || limit < 0) throw new RangeError(`maxBodyBytes must be a number >= 0, not ${limit}`);
-  const db = openRunLog(outDir);
+  const db = openLogReadOnly(outDir);
   let out: PieceWriter | undefined;
   try {
     const lookups = new Lookups(db);

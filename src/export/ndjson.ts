@@ -23,9 +23,9 @@ import {
   PieceWriter,
   type TxnRow,
   interimCodes,
-  openRunLog,
   transactionsInTimeOrder,
 } from './common.js';
+import { openLogReadOnly } from '../evidence/log.js';
 
 export interface NdjsonResult {
   /** Lines written: one per transaction. */
@@ -34,7 +34,7 @@ export interface NdjsonResult {
 
 /** Writes one line per transaction of the run whose output folder is `outDir` to `file`. */
 export function writeNdjson(outDir: string, file: string): NdjsonResult {
-  const db = openRunLog(outDir);
+  const db = openLogReadOnly(outDir);
   let out: PieceWriter | undefined;
   try {
     const lookups = new Lookups(db);
