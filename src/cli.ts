@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import yargs from 'yargs';
 import type { Progress, Summary } from './extract.js';
@@ -40,6 +41,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('ndjson', { type: 'string', describe: 'also write one JSON object per transaction to this file, with field names close to Zeek\'s http.log' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print nothing but errors (warnings are still recorded in the log)' })
     .option('json', { type: 'boolean', default: false, describe: 'print the final summary as one JSON object' })
+    .option('direct-io', { type: 'boolean', default: true, describe: 'write large bodies with O_DIRECT where the filesystem allows it, sparing the page cache (--no-direct-io writes through it)' })
     .option('verify-checksums', { type: 'boolean', default: false, describe: 'drop TCP segments with a bad checksum (off by default: checksum offload makes valid traffic captured on the sender look bad)' })
     .example('$0 capture.pcapng -o out/', 'extract into out/')
     .example('$0 capture.pcap --json -q', 'the summary as JSON, nothing else')
@@ -79,6 +81,7 @@ export async function main(argv: string[]): Promise<number> {
     dedup: args.dedup,
     pcapReader: args.pcapReader,
     reviewPage: args.reviewPage,
+    directIo: args.directIo,
   };
   for (const h of args.hashes.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
     if (h === 'md5' || h === 'sha1') request.hashes!.push(h);
@@ -143,11 +146,18 @@ function formatExports(e: Exports): string {
   return lines.length ? `${lines.join('\n')}\n` : '';
 }
 
+const HEAP_GROWING_PERCENT = 400;
+
 /**
  * Runs the extraction in a worker thread with a heap limit, relaying warnings as they come.
  * The first SIGINT/SIGTERM asks it to finish what was read; a second one quits at once.
  */
 function runInWorker(request: WorkerRequest, maxHeapMb: number, ui: { say(text: string): void; progress(p: Progress): void }): Promise<Outcome> {
+  // The packet loop keeps ~9 MB live and promotes a little garbage all the time; V8 then sizes
+  // the old generation to just above the live set and runs ~80 full collections per GiB of
+  // capture (~0.6 s). Letting the old generation grow 5x its live size before the next one cuts
+  // that to ~10 for ~10 MB more memory. Read by V8 at each collection, so setting it here works.
+  setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   const stdin = request.inputs.includes('-');
   const worker = new Worker(new URL('./extract-worker.js', import.meta.url), {
     workerData: request,

@@ -43,6 +43,8 @@ export interface ExtractOptions {
   overlapPolicy?: OverlapPolicy;
   /** Which reader takes classic pcap: our loop (default) or the pcap-parser package. */
   pcapReader?: PcapReader;
+  /** Write large bodies with O_DIRECT where the filesystem allows it (default true). */
+  directIo?: boolean;
   /** Aborting stops reading; what was read is finished and written as after a full run. */
   signal?: AbortSignal;
 }
@@ -123,7 +125,7 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
   const outDir = resolve(opts.outDir);
   let log: SqliteLog;
   let files: FileStore;
-  const hasher = new HashWriter();
+  const hasher = new HashWriter({ directIo: opts.directIo ?? true });
   try {
     prepareOutDir(outDir, opts.force ?? false);
     log = new SqliteLog(join(outDir, 'http.sqlite'));

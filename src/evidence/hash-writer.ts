@@ -19,11 +19,16 @@ export type ToWorker =
 
 export type FromWorker =
   | { t: 'ack'; bytes: number; buf: ArrayBuffer }
-  | { t: 'end'; id: number; digests: DigestSet; error: string | null; code: string | null; path: string }
+  | { t: 'end'; id: number; digests: DigestSet; error: string | null; code: string | null; path: string; direct: boolean }
   | { t: 'hashed'; id: number; sha256: string | null }
   | { t: 'placed'; id: number; cost: number; error: string | null; code: string | null; path: string; buf: ArrayBuffer | null }
   | { t: 'sniffed'; id: number; type: SniffedType | null }
   | { t: 'failure'; message: string; code?: string; path?: string };
+
+export interface HashWriterOptions {
+  /** Write large bodies with O_DIRECT where the filesystem takes it (hash-writer-worker.ts). Default true. */
+  directIo?: boolean;
+}
 
 /** A body whose bytes go to the worker, to a file at `path`. */
 export interface Spill {
@@ -46,6 +51,8 @@ const TRANSFER_MIN = 64 * 1024;
 const PLACE_COST = 4096;
 
 export class HashWriter {
+  constructor(private readonly options: HashWriterOptions = {}) {}
+
   private worker: Worker | null = null;
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (v: never) => void; reject: (e: Error) => void }>();
@@ -56,6 +63,8 @@ export class HashWriter {
   private outbox: ToWorker[] = [];
   private outTransfer: ArrayBuffer[] = [];
   private flushing = false;
+  /** Bodies written with O_DIRECT, of those ended. */
+  directFiles = 0;
   /** The first write that failed (a full disk): the run stops with it. */
   failure: Error | null = null;
 
@@ -193,7 +202,7 @@ export class HashWriter {
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    const w = new Worker(new URL('./hash-writer-worker.js', import.meta.url));
+    const w = new Worker(new URL('./hash-writer-worker.js', import.meta.url), { workerData: this.options });
     w.on('message', (batch: FromWorker[]) => {
       for (const m of batch) this.receive(m);
       if (this.waiting.size === 0 && this.inFlight === 0) w.unref();
@@ -215,6 +224,7 @@ export class HashWriter {
         this.relieve(m.bytes);
         break;
       case 'end':
+        if (m.direct) this.directFiles++;
         // With its code and path: a full disk is an output fault to the run, not an internal error.
         this.settle(m.id, m.error ? fsError(m.error, m.code, m.path) : null, m.digests);
         break;

@@ -74,3 +74,52 @@ test('the worker finds a body\'s type from its first bytes', async () => {
   assert.equal(await hw.sniff(Buffer.from([0, 1, 2, 3, 0xff, 0xfe, 7, 8])), null);
   await hw.close();
 });
+
+test('direct and plain writes give the same files, whatever the sizes and however many bodies are open', async () => {
+  const W = 256 * 1024;
+  // Lengths of each body's writes: whole buffers then a tail, a lone short write, block edges, and
+  // a short write followed by more (direct I/O cannot take it; the rest must go the plain way).
+  const shapes = [[1], [4095], [4096], [4097], [W], [W, 1], [W, W, W, 17], [W, W - 4096], [1000, W, 5], [W, 3, W], [W, 0, W]];
+  const dir = tmp();
+  const results = {};
+  for (const directIo of [true, false]) {
+    const hw = new HashWriter({ directIo });
+    const ends = [];
+    const datas = [];
+    // 4 copies of every shape, their writes interleaved: more bodies in flight than the worker has slots.
+    const bodies = [];
+    for (let copy = 0; copy < 4; copy++) for (const [i, shape] of shapes.entries()) bodies.push({ name: `${directIo}-${i}-${copy}`, shape });
+    const spills = bodies.map((b) => hw.spill(join(dir, b.name), ['md5']));
+    const longest = Math.max(...shapes.map((s) => s.length));
+    for (const b of bodies) b.data = [];
+    for (let step = 0; step < longest; step++) {
+      bodies.forEach((b, k) => {
+        const len = b.shape[step];
+        if (len === undefined) return;
+        const bytes = randomBytes(len);
+        b.data.push(bytes);
+        const buf = HashWriter.buffer(Math.max(len, 1));
+        bytes.copy(buf);
+        spills[k].write(buf, len);
+      });
+    }
+    for (const [k, b] of bodies.entries()) {
+      ends.push(spills[k].end());
+      datas.push(Buffer.concat(b.data));
+    }
+    const digests = await Promise.all(ends);
+    for (const [k, b] of bodies.entries()) {
+      const onDisk = readFileSync(join(dir, b.name));
+      assert.equal(onDisk.length, datas[k].length, `${b.name} size`);
+      assert.ok(onDisk.equals(datas[k]), `${b.name} bytes`);
+      assert.equal(digests[k].sha256, createHash('sha256').update(datas[k]).digest('hex'));
+      assert.equal(digests[k].md5, createHash('md5').update(datas[k]).digest('hex'));
+    }
+    results[directIo] = hw.directFiles;
+    assert.equal(hw.failure, null);
+    await hw.close();
+  }
+  assert.equal(results.false, 0, 'no direct writes when they are turned off');
+  // /tmp on the machines this runs on takes O_DIRECT (ext4, or tmpfs since Linux 6.6).
+  assert.equal(results.true, shapes.length * 4, 'every body went direct where the filesystem allows it');
+});
