@@ -66,6 +66,37 @@ function ours(capture, out, prof) {
   return { ...r, packets: num('packets'), transactions: num('transactions'), files: num('files') };
 }
 
+/**
+ * Waits until the disks are idle: deleting a run's gigabyte of files leaves the filesystem
+ * writing its journal and discarding blocks for seconds, and whichever tool ran next paid for
+ * it (2x slower file creation, seen here). Every timed run, ours or another tool's, starts after this.
+ */
+function settle() {
+  spawnSync('sync');
+  const activity = () => {
+    if (!existsSync('/proc/diskstats')) return null;
+    let busy = 0;
+    let done = 0;
+    for (const line of readFileSync('/proc/diskstats', 'utf8').split('\n')) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 14 || /^(loop|ram|zram)/.test(f[2])) continue;
+      // writes completed, I/Os in flight, discards and flushes completed (when the kernel has them)
+      done += Number(f[7]) + Number(f[14] ?? 0) + Number(f[18] ?? 0);
+      busy += Number(f[11]);
+    }
+    return `${done}/${busy}`;
+  };
+  const nap = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  let last = activity();
+  let quiet = 0;
+  for (let waited = 0; last !== null && quiet < 3 && waited < 30000; waited += 250) {
+    nap(250);
+    const now = activity();
+    quiet = now === last && now.endsWith('/0') ? quiet + 1 : 0;
+    last = now;
+  }
+}
+
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const fmt = (r, bytes) =>
   `${r.seconds.toFixed(2)} s  ${(bytes / MB / r.seconds).toFixed(1)} MB/s` + (r.rss != null ? `  peak RSS ${r.rss.toFixed(0)} MiB` : '');
@@ -95,6 +126,7 @@ function bench(label, capture, truth, { compareOthers, nRuns }) {
   for (let i = 1; i <= nRuns; i++) {
     const out = join(work, 'out');
     const prof = cpuProf && i === 1 ? join(cacheDir, 'profiles') : null;
+    settle();
     const r = ours(capture, out, prof);
     if (i === 1 && truth) {
       const v = verify(out, truth.truth);
@@ -109,6 +141,7 @@ function bench(label, capture, truth, { compareOthers, nRuns }) {
     if (others.includes('tcpflow')) {
       const dir = join(work, 'tcpflow');
       mkdirSync(dir);
+      settle();
       const t = timed('tcpflow', ['-r', capture, '-o', dir, '-e', 'http']);
       const n = readdirSync(dir).length;
       rmSync(dir, { recursive: true, force: true });
@@ -117,6 +150,7 @@ function bench(label, capture, truth, { compareOthers, nRuns }) {
     }
     if (others.includes('tshark') && i <= tsharkRuns) {
       const dir = join(work, 'tshark');
+      settle();
       const t = timed('tshark', ['-q', '-r', capture, '--export-objects', `http,${dir}`]);
       const n = existsSync(dir) ? readdirSync(dir).length : 0;
       rmSync(dir, { recursive: true, force: true });
