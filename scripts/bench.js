@@ -59,9 +59,9 @@ function timed(cmd, argv, env) {
 }
 
 function ours(capture, out, prof) {
-  const argv = [join(root, 'bin', 'extract-http.js'), capture, '-o', out];
-  const env = prof ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${prof}` } : {};
-  const r = timed(process.execPath, argv, env);
+  // Node refuses --cpu-prof in NODE_OPTIONS; it profiles every thread when given on the command line.
+  const argv = [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), join(root, 'bin', 'extract-http.js'), capture, '-o', out];
+  const r = timed(process.execPath, argv, {});
   const num = (label) => Number((new RegExp(`^${label}\\s+(\\d+)`, 'm').exec(r.stdout) ?? [])[1]);
   return { ...r, packets: num('packets'), transactions: num('transactions'), files: num('files') };
 }
