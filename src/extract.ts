@@ -214,6 +214,7 @@ export async function extract(opts: ExtractOptions): Promise<Summary> {
       });
     };
     const between = (): Promise<void> | undefined => {
+      tcp.releaseInput();
       if (opts.onProgress) {
         const now = Date.now();
         if (now - lastProgress >= PROGRESS_MS) {

@@ -38,7 +38,9 @@ export interface ReadStats {
 /**
  * A source of packets (pcapgo's reader interface, in spirit). `read` calls `onPacket`
  * synchronously for each frame and awaits `between()` between chunks of input, which is
- * where downstream stages apply backpressure.
+ * where downstream stages apply backpressure. A packet's bytes are never overwritten: stages
+ * may keep views of them, and should copy what they still keep at `between()`, when the
+ * reader lets go of the chunk they lie in.
  */
 export interface PacketSource {
   readonly name: string;

@@ -164,10 +164,12 @@ export class HttpParser {
   }
 
   /**
-   * Parses bytes the caller knows lie inside a body and do not end it, without the body
-   * callback: Node's binding copies every body piece into a new Buffer before calling it, and
-   * skips the copy when no callback is set. The caller takes `data` as the body itself.
-   * Returns false if llhttp did not read them all as body (the caller's premise was wrong).
+   * Parses bytes the caller knows lie inside a Content-Length body and do not end it, without
+   * the body callback: Node's binding copies every body piece into a new Buffer before calling
+   * it, and skips the copy when no callback is set. The caller takes the body bytes itself;
+   * llhttp reads none of them there (it subtracts their length from what is left), so `data`
+   * may stand in for them. Returns false if llhttp did not take them all as body (the caller's
+   * premise was wrong).
    */
   executeBodyOnly(data: Buffer): boolean {
     const p = this.p;

@@ -61,8 +61,19 @@ export class TcpReassembler {
   constructor(private readonly factory: StreamFactory, private readonly opts: TcpOptions = DEFAULT_TCP_OPTIONS) {
     this.budget = {
       used: 0, max: opts.maxPendingTotal, perStream: opts.maxPendingPerDir,
-      retained: 0, maxRetained: opts.maxRetainedTotal, spareWindows: [], policy: opts.overlapPolicy,
+      retained: 0, maxRetained: opts.maxRetainedTotal, spareWindows: [], viewHolders: [], policy: opts.overlapPolicy,
     };
+  }
+
+  /**
+   * The packet buffers given so far are about to be let go by the reader: delivered bytes kept
+   * to compare retransmissions with are copied out of them, so that they do not keep a whole
+   * chunk of input alive. Call between chunks; correctness does not depend on it, memory does.
+   */
+  releaseInput(): void {
+    const holders = this.budget.viewHolders;
+    for (let i = 0; i < holders.length; i++) holders[i].releaseViews();
+    holders.length = 0;
   }
 
   segment(seg: TcpSegment): void {

@@ -424,3 +424,31 @@ test('FIN half-closes one direction; the other keeps flowing', () => {
   tcp.segment(seg({ fromA: false, seq: 5001 + 23, flags: ACK | FIN }));
   assert.equal(conns[0].end, 'fin');
 });
+
+test('delivered bytes kept for comparison are copied when the reader lets go of its buffers, and trimmed by acks', () => {
+  const { factory, conns } = recorder();
+  const tcp = new TcpReassembler(factory);
+  handshake(tcp);
+  const p1 = Buffer.from('GET /aaaa HTTP/1.1\r\n');
+  const p2 = Buffer.from('Host: example.test\r\n');
+  tcp.segment(seg({ seq: 1001, data: p1 }));
+  tcp.releaseInput();
+  p1.fill(0x21); // the reader's memory is reused: what was kept of p1 must be a copy
+  tcp.segment(seg({ seq: 1021, data: p2 })); // kept as a view until the next release
+  tcp.segment(seg({ fromA: false, seq: 5001, ack: 1001 + 5 }));
+  // Across the copied part and the viewed part, with changes in each.
+  tcp.segment(seg({ seq: 1001 + 5, data: 'bbbb HTTP/1.1\r\nHost: EXAMPLE.test\r\n' }));
+  tcp.segment(seg({ fromA: false, seq: 5001, ack: 1001 + 25 })); // into the viewed part
+  tcp.segment(seg({ seq: 1021, data: 'HOst: example.tesT\r\n' })); // 'O' acknowledged already, 'T' not
+  tcp.releaseInput();
+  p2.fill(0x21);
+  tcp.segment(seg({ seq: 1001 + 27, data: 'xample.test\r\n' })); // same bytes as the copy of the view
+  tcp.finish();
+  assert.equal(bytesOf(conns[0].parts[0]).toString(), 'GET /aaaa HTTP/1.1\r\nHost: example.test\r\n');
+  assert.deepEqual(conns[0].view.conflicts(0), [
+    { offset: 5, length: 15, differing: 4, kept: 'first' },
+    { offset: 20, length: 20, differing: 7, kept: 'first' },
+    { offset: 25, length: 15, differing: 1, kept: 'first' },
+  ]);
+  assert.equal(conns[0].view.stats(0).conflicting, 12);
+});
