@@ -36,6 +36,8 @@ function sendReplies(): void {
 }
 
 interface Open {
+  /** The body's id, which its end is answered with. */
+  id: number;
   fd: number;
   path: string;
   digests: Digests;
@@ -134,7 +136,7 @@ function handle(m: ToWorker): boolean {
     case 'write': {
       let f = files.get(m.id);
       if (!f) {
-        f = { fd: -1, path: m.path!, digests: new Digests(m.extra ?? []), error: null, code: null, pos: 0, direct: false, plainFd: -1, pending: 0, plainOnly: false, ending: false };
+        f = { id: m.id, fd: -1, path: m.path!, digests: new Digests(m.extra ?? []), error: null, code: null, pos: 0, direct: false, plainFd: -1, pending: 0, plainOnly: false, ending: false };
         files.set(m.id, f);
         try {
           openBody(f);
@@ -176,8 +178,7 @@ function handle(m: ToWorker): boolean {
         break;
       }
       f.ending = true;
-      if (f.pending === 0) endFile(m.id, f);
-      else endIds.set(f, m.id);
+      if (f.pending === 0) endFile(f);
       break;
     }
     case 'hash-file':
@@ -209,8 +210,6 @@ function handle(m: ToWorker): boolean {
   return true;
 }
 
-const endIds = new Map<Open, number>();
-
 /** Copies `buf` into a slot and writes it with O_DIRECT on libuv's threads. */
 function writeDirect(f: Open, buf: Buffer): void {
   const slot = freeSlots!.pop()!;
@@ -238,7 +237,7 @@ function writeDirect(f: Open, buf: Buffer): void {
     }
     freeSlots!.push(slot);
     f.pending--;
-    if (f.ending && f.pending === 0) endFile(endIds.get(f)!, f);
+    if (f.ending && f.pending === 0) endFile(f);
     drain();
   });
 }
@@ -250,8 +249,7 @@ function writePlain(f: Open, buf: Buffer, from: number, pos: number): void {
   for (let off = from; off < buf.length;) off += writeSync(fd, buf, off, buf.length - off, pos + off - from);
 }
 
-function endFile(id: number, f: Open): void {
-  endIds.delete(f);
+function endFile(f: Open): void {
   try {
     // A direct file may end in padding (and its first probe bytes): cut to the bytes written.
     if (f.error === null && f.direct) ftruncateSync(f.fd, f.pos);
@@ -260,7 +258,7 @@ function endFile(id: number, f: Open): void {
   }
   if (f.plainFd >= 0) closeSync(f.plainFd);
   if (f.fd >= 0) closeSync(f.fd);
-  post({ t: 'end', id, digests: f.digests.digest(), error: f.error, code: f.code, path: f.path, direct: f.direct });
+  post({ t: 'end', id: f.id, digests: f.digests.digest(), error: f.error, code: f.code, path: f.path, direct: f.direct });
 }
 
 function fail(f: Open, e: unknown): void {

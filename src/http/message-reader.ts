@@ -117,17 +117,16 @@ export class MessageReader implements ParserCallbacks {
   }
 
   data(buf: Buffer, ts: number, peerAck = -1): void {
+    // Counting owed bytes runs no callback: the new segment's time may be set first.
+    this.ts = ts;
+    this.peerAck = peerAck;
     if (this.batchable(buf.length)) {
-      this.ts = ts;
-      this.peerAck = peerAck;
       this.owed += buf.length;
       this.offset += buf.length;
       this.body(buf);
       return;
     }
     this.flushBatch();
-    this.ts = ts;
-    this.peerAck = peerAck;
     this.feed(buf);
   }
 

@@ -317,7 +317,7 @@ export class HalfStream implements HalfStats {
     }
   }
 
-  /** Keeps a copy of delivered bytes while the peer, whose acks we see, has not acknowledged them. */
+  /** Keeps delivered bytes (as views, see retainBuf) while the peer, whose acks we see, has not acknowledged them. */
   private retain(off: number, data: Buffer): void {
     if (!this.acksSeen || off + data.length <= this.acked) return;
     if (off < this.acked) {
@@ -346,14 +346,14 @@ export class HalfStream implements HalfStats {
     this.listed = false;
     const views = this.views;
     if (!views) return;
+    const need = this.retainLen + this.viewLen;
     this.views = null;
     this.viewLen = 0;
+    if ((!this.retainBuf || this.retainHead + need > this.retainBuf.length) && !this.retainRoom(need)) {
+      this.dropRetained();
+      return;
+    }
     for (const v of views) {
-      const need = this.retainLen + v.length;
-      if ((!this.retainBuf || this.retainHead + need > this.retainBuf.length) && !this.retainRoom(need)) {
-        this.dropRetained();
-        return;
-      }
       v.copy(this.retainBuf!, this.retainHead + this.retainLen);
       this.retainLen += v.length;
     }
