@@ -19,7 +19,7 @@
 //   --cache DIR       where generated captures are kept (default: $TMPDIR/extract-http-bench)
 //   capture.pcap      bench this capture instead (its truth is read from capture.truth.json if present)
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -65,6 +65,24 @@ function ours(capture, out, prof) {
   const num = (label) => Number((new RegExp(`^${label}\\s+(\\d+)`, 'm').exec(r.stdout) ?? [])[1]);
   return { ...r, packets: num('packets'), transactions: num('transactions'), files: num('files') };
 }
+
+/**
+ * Outputs of finished runs stay on disk until the bench ends. On ext4 without a journal (this
+ * project's reference machine) the inode allocator steps over every inode freed in the last 60
+ * to 300 seconds, one by one: 10,000 files created right after 10,000 were deleted took ~7 s of
+ * kernel time instead of ~0.4 s (perf: recently_deleted, find_inode_bit). Deleting each run's
+ * output before the next run would make every run after the first pay for the one before it.
+ * Only when the disk runs short are the oldest outputs removed early.
+ */
+const kept = [];
+function keep(dir) {
+  kept.push(dir);
+}
+function roomFor(bytes) {
+  const free = () => { const s = statfsSync(work); return s.bavail * s.bsize; };
+  while (kept.length > 0 && free() < 2 * bytes + 2e9) rmSync(kept.shift(), { recursive: true, force: true });
+}
+let runNo = 0;
 
 /**
  * Waits until the disks are idle: deleting a run's gigabyte of files leaves the filesystem
@@ -124,7 +142,8 @@ function bench(label, capture, truth, { compareOthers, nRuns }) {
   const others = compareOthers ? ['tcpflow', 'tshark'].filter(have) : [];
   if (compareOthers && others.length < 2) console.log('   (tcpflow or tshark not installed: apt-get install -y tcpflow tshark to compare)');
   for (let i = 1; i <= nRuns; i++) {
-    const out = join(work, 'out');
+    roomFor(bytes);
+    const out = join(work, `out-${++runNo}`);
     const prof = cpuProf && i === 1 ? join(cacheDir, 'profiles') : null;
     settle();
     const r = ours(capture, out, prof);
@@ -133,27 +152,29 @@ function bench(label, capture, truth, { compareOthers, nRuns }) {
       console.log(`   truth: ${v.ok}/${v.checked} transactions with every body exact` + (v.problems.length ? `; ${v.problems.length} problems:` : ''));
       for (const p of v.problems.slice(0, 10)) console.log(`     ${p}`);
     }
-    rmSync(out, { recursive: true, force: true });
+    keep(out);
     results.ours.push(r);
     console.log(`   extract-http run ${i}: ${fmt(r, bytes)}  ${Math.round(r.packets / r.seconds)} packets/s  ` +
       `${Math.round(r.transactions / r.seconds)} transactions/s  (${r.transactions} transactions, ${r.files} files)`);
     if (prof) console.log(`   cpu profile: ${prof}`);
     if (others.includes('tcpflow')) {
-      const dir = join(work, 'tcpflow');
+      const dir = join(work, `tcpflow-${runNo}`);
+      roomFor(bytes);
       mkdirSync(dir);
       settle();
       const t = timed('tcpflow', ['-r', capture, '-o', dir, '-e', 'http']);
       const n = readdirSync(dir).length;
-      rmSync(dir, { recursive: true, force: true });
+      keep(dir);
       results.tcpflow.push(t);
       console.log(`   tcpflow -e http run ${i}: ${fmt(t, bytes)}  (${n} files)`);
     }
     if (others.includes('tshark') && i <= tsharkRuns) {
-      const dir = join(work, 'tshark');
+      const dir = join(work, `tshark-${runNo}`);
+      roomFor(bytes);
       settle();
       const t = timed('tshark', ['-q', '-r', capture, '--export-objects', `http,${dir}`]);
       const n = existsSync(dir) ? readdirSync(dir).length : 0;
-      rmSync(dir, { recursive: true, force: true });
+      keep(dir);
       results.tshark.push(t);
       console.log(`   tshark --export-objects http run ${i}: ${fmt(t, bytes)}  (${n} objects)`);
     }
