@@ -10,6 +10,8 @@ interface Prepared {
 }
 
 const BATCH = 2000;
+/** Header rows per multi-row insert (SQLite allows 32,766 parameters a statement). */
+const HEADERS_PER_INSERT = 32;
 const COMMIT_MS = 1000;
 
 /**
@@ -20,6 +22,8 @@ export class SqliteLog {
   private readonly db: Database.Database;
   private readonly stmts: Record<string, Prepared>;
   private readonly args: unknown[] = [];
+  /** Multi-row header inserts by row count, prepared when first needed. */
+  private readonly headerInserts: Database.Statement[] = [];
   private inBatch = 0;
   private batchStart = 0;
 
@@ -38,7 +42,6 @@ export class SqliteLog {
       capture: insert('captures', ['id', 'path', 'format', 'sha256', 'link_types', 'packets', 'bytes', 'first_ts', 'last_ts']),
       connection: insert('connections', CONNECTION_COLUMNS),
       transaction: insert('transactions', TRANSACTION_COLUMNS),
-      header: insert('headers', ['transaction_id', 'direction', 'position', 'name', 'value']),
       file: insert('files', FILE_COLUMNS),
       anomaly: insert('anomalies', ['scope', 'capture_id', 'connection_id', 'transaction_id', 'kind', 'detail', 'ts']),
       drop: insert('packet_drops', ['capture_id', 'reason', 'packets']),
@@ -52,9 +55,27 @@ export class SqliteLog {
   anomaly(row: Row): void { this.run('anomaly', row); }
   drop(row: Row): void { this.run('drop', row); }
 
+  /**
+   * A message's headers, up to HEADERS_PER_INSERT rows per statement: headers are most of the
+   * log's rows, and one multi-row insert costs ~1.1 µs a row against ~1.8 µs for one per row.
+   */
   headers(transactionId: number, direction: string, raw: string[]): void {
-    for (let i = 0; i + 1 < raw.length; i += 2) {
-      this.run('header', { transaction_id: transactionId, direction, position: i / 2, name: raw[i], value: raw[i + 1] });
+    const total = raw.length >> 1;
+    for (let first = 0; first < total; first += HEADERS_PER_INSERT) {
+      const n = Math.min(HEADERS_PER_INSERT, total - first);
+      const args = this.args;
+      args.length = n * 5;
+      for (let k = 0, i = first * 2; k < n; k++, i += 2) {
+        const a = k * 5;
+        args[a] = transactionId;
+        args[a + 1] = direction;
+        args[a + 2] = i >> 1;
+        args[a + 3] = raw[i];
+        args[a + 4] = raw[i + 1];
+      }
+      this.begin();
+      (this.headerInserts[n] ??= this.db.prepare(`INSERT INTO headers (transaction_id, direction, position, name, value) VALUES ${Array(n).fill('(?, ?, ?, ?, ?)').join(', ')}`)).run(args);
+      this.inserted(n);
     }
   }
 
@@ -97,18 +118,28 @@ export class SqliteLog {
   }
 
   private run(name: string, row: Row): void {
-    if (this.inBatch === 0) {
-      this.db.exec('BEGIN');
-      this.batchStart = Date.now();
-    }
+    this.begin();
     const { cols, stmt } = this.stmts[name];
     const args = this.args;
     args.length = cols.length;
     for (let i = 0; i < cols.length; i++) args[i] = row[cols[i]] ?? null;
     stmt.run(args);
+    this.inserted(1);
+  }
+
+  private begin(): void {
+    if (this.inBatch === 0) {
+      this.db.exec('BEGIN');
+      this.batchStart = Date.now();
+    }
+  }
+
+  private inserted(rows: number): void {
     // Committed every few thousand rows, and at least every second: a run that stops on a
     // failure (a full disk, a kill) keeps all but its last moment.
-    if (++this.inBatch >= BATCH || ((this.inBatch & 63) === 0 && Date.now() - this.batchStart > COMMIT_MS)) this.commit();
+    const before = this.inBatch;
+    this.inBatch += rows;
+    if (this.inBatch >= BATCH || ((this.inBatch >> 6) !== (before >> 6) && Date.now() - this.batchStart > COMMIT_MS)) this.commit();
   }
 }
 

@@ -21,6 +21,7 @@ import { closeSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, unlinkSy
 import { join } from 'node:path';
 import { APP_JS, STYLE_CSS, indexHtml } from './assets.js';
 import { openLogReadOnly } from '../evidence/log.js';
+import type Database from 'better-sqlite3';
 
 /** Transactions per table data file (all of them are loaded with the page). */
 export const ROWS_PER_FILE = 10_000;
@@ -113,6 +114,19 @@ class Sink {
     this.flush();
     closeSync(this.fd);
     return this.bytes;
+  }
+}
+
+/**
+ * Rows as objects, built here from better-sqlite3's raw arrays: its own row objects cost about
+ * twice as much on the wide transactions rows (10,000 rows: 160 ms against 107 ms).
+ */
+function* objects(stmt: Database.Statement): IterableIterator<Row> {
+  const cols = stmt.columns().map((c) => c.name);
+  for (const r of stmt.raw(true).iterate() as IterableIterator<Value[]>) {
+    const o: Row = {};
+    for (let i = 0; i < cols.length; i++) o[cols[i]] = r[i];
+    yield o;
   }
 }
 
@@ -218,20 +232,20 @@ export function writeReviewPage(outDir: string): { transactions: number; bytes: 
     const hasTable = (name: string): boolean =>
       db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
 
-    const txs = db.prepare(`
+    const txs = objects(db.prepare(`
       SELECT t.*, c.client_ip, c.client_port, c.server_ip, c.server_port, c.ip_version, c.tunnel,
              c.handshake, c.roles_from, c.end_reason, c.protocol,
              c.missing_c2s, c.missing_s2c, c.gaps_c2s, c.gaps_s2c, c.retrans_c2s, c.retrans_s2c,
              c.overlap_c2s, c.overlap_s2c, c.conflict_c2s, c.conflict_s2c
         FROM transactions t LEFT JOIN connections c ON c.id = t.connection_id
-       ORDER BY t.id`).iterate();
+       ORDER BY t.id`));
     // Headers are the bulk of the log: read as arrays [transaction_id, direction, position, name, value].
     const headers = new ByTransaction<HeaderRow>(
       db.prepare('SELECT transaction_id, direction, position, name, value FROM headers ORDER BY transaction_id').raw(true).iterate(),
       (h) => h[0],
     );
     const byTx = (r: Row): number => r.transaction_id as number;
-    const files = new ByTransaction<Row>(db.prepare('SELECT * FROM files ORDER BY transaction_id, id').iterate(), byTx);
+    const files = new ByTransaction<Row>(objects(db.prepare('SELECT * FROM files ORDER BY transaction_id, id')), byTx);
     const anomalies = new ByTransaction<Row>(
       db.prepare(`SELECT transaction_id, kind, detail, ts FROM anomalies
                    WHERE transaction_id IS NOT NULL ORDER BY transaction_id, id`).iterate(),
