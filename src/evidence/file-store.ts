@@ -476,7 +476,11 @@ export class BodyWriter {
   private size = 0;
   private missing = 0;
   private holes: Array<[number, number]> = [];
-  private readonly head = new HeadKeeper();
+  /**
+   * The body's first bytes, for sniffing its type and telling raw deflate: they stay in `buf`
+   * (a view, no copy) until the buffer goes to the worker, and are copied then.
+   */
+  private head: Buffer | null = null;
   private finished = false;
 
   constructor(private readonly store: FileStore, private readonly meta: BodyMeta, private readonly tmp: string, private readonly done: (f: StoredFile) => void, private readonly origin: FileOrigin) {
@@ -492,7 +496,6 @@ export class BodyWriter {
       else this.holes.push([this.size, chunk.length]);
       this.missing += chunk.length;
     }
-    this.head.add(chunk);
     this.size += chunk.length;
     for (let at = 0; at < chunk.length;) {
       if (!this.buf || this.used === this.buf.length) this.makeRoom(chunk.length - at);
@@ -518,7 +521,10 @@ export class BodyWriter {
       this.buf = bigger;
       return;
     }
-    this.spilled ??= this.store.spill(this.tmp, this.wireHashes);
+    if (!this.spilled) {
+      this.head = Buffer.from(this.buf.subarray(0, SNIFF_BYTES));
+      this.spilled = this.store.spill(this.tmp, this.wireHashes);
+    }
     this.spilled.write(this.buf, this.used);
     this.buf = this.store.spillBuffer(WRITE_BUFFER);
     this.used = 0;
@@ -535,6 +541,7 @@ export class BodyWriter {
     if (!this.spilled) {
       const data = this.buf ? this.buf.subarray(0, this.used) : Buffer.alloc(0);
       this.buf = null;
+      this.head = data.subarray(0, SNIFF_BYTES);
       const d = new Digests(this.wireHashes);
       d.update(data);
       this.ended(slot, d.digest(), data, complete);
@@ -559,7 +566,7 @@ export class BodyWriter {
       const why = plan.unknown ? `unknown content coding "${plan.unknown}"` : plan.decode.length ? 'not decoded: the body has missing bytes' : null;
       const coded = plan.unknown !== null || plan.decode.length > 0;
       this.store.fill(slot, {
-        ...base, ...(coded ? { sha256: wire.sha256 } : wire), tmp, data, size: this.size, sniffHead: coded ? null : this.head.bytes,
+        ...base, ...(coded ? { sha256: wire.sha256 } : wire), tmp, data, size: this.size, sniffHead: coded ? null : this.head!,
         suffix: coded ? codedSuffix(plan.unknown ?? plan.decode[0]) : '', decodeError: why, complete: complete && this.missing === 0,
       });
       return;
@@ -578,7 +585,7 @@ export class BodyWriter {
     let error: string | null = null;
     try {
       // Each stage's first bytes decide raw vs zlib-wrapped deflate; only the outer one is known here.
-      const stages = codings.map((c, i) => decoderFor(c, i === 0 ? this.head.bytes : Buffer.alloc(0)));
+      const stages = codings.map((c, i) => decoderFor(c, i === 0 ? this.head! : Buffer.alloc(0)));
       const sink = keepEncoded ? new Writable({ write: (_c, _e, cb) => cb() }) : createWriteStream(out);
       const source = data ? Readable.from([data], { objectMode: false }) : createReadStream(this.tmp);
       await pipeline([source, ...stages, meter, sink]);
