@@ -85,9 +85,9 @@ function roomFor(bytes) {
 let runNo = 0;
 
 /**
- * Waits until the disks are idle: deleting a run's gigabyte of files leaves the filesystem
- * writing its journal and discarding blocks for seconds, and whichever tool ran next paid for
- * it (2x slower file creation, seen here). Every timed run, ours or another tool's, starts after this.
+ * Waits until the disks are idle: a run's gigabyte of files is still being written back, and
+ * blocks freed early (roomFor) discarded, for seconds after it ends, and whichever tool ran
+ * next paid for it. Every timed run, ours or another tool's, starts after this.
  */
 function settle() {
   spawnSync('sync');
