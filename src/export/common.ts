@@ -1,9 +1,8 @@
 /**
  * What both exporters share: per-transaction lookups over a finished run's log that stay fast
- * on a log without its indexes (an interrupted run), and writing a file piece by piece so
- * that no export holds more than one record in memory.
+ * on a log without its indexes (an interrupted run). Files are written piece by piece
+ * (../piece-writer.ts), so that no export holds more than one record in memory.
  */
-import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 
 export type Db = Database.Database;
@@ -153,53 +152,6 @@ export class Lookups {
 
   anomalyKinds(txnId: number): string[] {
     return (this.anomaliesStmt.all(txnId) as Array<{ kind: string }>).map((r) => r.kind);
-  }
-}
-
-/**
- * Writes a file in pieces through a buffer, under a temporary name renamed into place on
- * `close()`, so a failed export leaves no half-written file where the finished one belongs.
- */
-export class PieceWriter {
-  private readonly tmp: string;
-  private fd: number;
-  private parts: Buffer[] = [];
-  private buffered = 0;
-
-  constructor(private readonly file: string, private readonly flushAt = 1 << 20) {
-    this.tmp = `${file}.partial-${process.pid}`;
-    this.fd = openSync(this.tmp, 'w');
-  }
-
-  write(text: string): void {
-    const b = Buffer.from(text, 'utf8');
-    this.parts.push(b);
-    this.buffered += b.length;
-    if (this.buffered >= this.flushAt) this.flush();
-  }
-
-  private flush(): void {
-    if (!this.buffered) return;
-    const b = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.buffered);
-    this.parts = [];
-    this.buffered = 0;
-    for (let off = 0; off < b.length; ) off += writeSync(this.fd, b, off, b.length - off);
-  }
-
-  close(): void {
-    this.flush();
-    closeSync(this.fd);
-    this.fd = -1;
-    renameSync(this.tmp, this.file);
-  }
-
-  /** Gives up: closes and removes the temporary file. */
-  abort(): void {
-    if (this.fd >= 0) {
-      try { closeSync(this.fd); } catch { /* already failing */ }
-      this.fd = -1;
-    }
-    rmSync(this.tmp, { force: true });
   }
 }
 

@@ -13,12 +13,12 @@ import {
   type FileRow,
   type HeaderRow,
   Lookups,
-  PieceWriter,
   type TxnRow,
   interimCodes,
   transactionsInTimeOrder,
 } from './common.js';
 import { openLogReadOnly } from '../evidence/log.js';
+import { PieceWriter } from '../piece-writer.js';
 
 export interface HarOptions {
   /** Bodies larger than this many bytes are left out (and the cut noted). Default 1 MiB. */

@@ -20,12 +20,12 @@ import {
   type FileRow,
   type HeaderRow,
   Lookups,
-  PieceWriter,
   type TxnRow,
   interimCodes,
   transactionsInTimeOrder,
 } from './common.js';
 import { openLogReadOnly } from '../evidence/log.js';
+import { PieceWriter } from '../piece-writer.js';
 
 export interface NdjsonResult {
   /** Lines written: one per transaction. */

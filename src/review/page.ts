@@ -17,10 +17,11 @@
  * Everything from the network is hostile: data files are JSON with every non-ASCII character
  * and `<`, `>`, `&` escaped, and the page only ever puts it into the DOM as text.
  */
-import { closeSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { lstatSync, mkdirSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { APP_JS, STYLE_CSS, indexHtml } from './assets.js';
 import { openLogReadOnly } from '../evidence/log.js';
+import { PieceWriter } from '../piece-writer.js';
 import type Database from 'better-sqlite3';
 
 /** Transactions per table data file (all of them are loaded with the page). */
@@ -81,40 +82,6 @@ export function isSafeRelativePath(p: string): boolean {
 /** A relative URL for a path inside the output folder, each segment percent-encoded. */
 export function fileHref(p: string): string | null {
   return isSafeRelativePath(p) ? p.split('/').map(encodeURIComponent).join('/') : null;
-}
-
-/** Buffered synchronous writer that counts the bytes it wrote. */
-class Sink {
-  private readonly fd: number;
-  private parts: string[] = [];
-  private pending = 0;
-  bytes = 0;
-
-  constructor(readonly path: string) {
-    this.fd = openSync(path, 'w');
-  }
-
-  write(s: string): void {
-    this.parts.push(s);
-    this.pending += s.length;
-    if (this.pending >= 1 << 20) this.flush();
-  }
-
-  private flush(): void {
-    if (this.parts.length === 0) return;
-    const buf = Buffer.from(this.parts.join(''), 'utf8');
-    this.parts = [];
-    this.pending = 0;
-    let off = 0;
-    while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
-    this.bytes += buf.length;
-  }
-
-  close(): number {
-    this.flush();
-    closeSync(this.fd);
-    return this.bytes;
-  }
 }
 
 /**
@@ -217,7 +184,7 @@ export function writeReviewPage(outDir: string): { transactions: number; bytes: 
 
   let bytes = 0;
   const writeFile = (name: string, text: string): void => {
-    const s = new Sink(join(tmpDir, name));
+    const s = new PieceWriter(join(tmpDir, name));
     s.write(text);
     bytes += s.close();
   };
@@ -259,9 +226,9 @@ export function writeReviewPage(outDir: string): { transactions: number; bytes: 
     const problems = { mismatch: 0, partial: 0, anomalies: 0, noResponse: 0, any: 0 };
     let fileCount = 0;
 
-    let rowSink: Sink | null = null;
+    let rowSink: PieceWriter | null = null;
     let rowsInFile = 0;
-    let detailSink: Sink | null = null;
+    let detailSink: PieceWriter | null = null;
     let detailsInFile = 0;
 
     const closeRows = (): void => {
@@ -286,12 +253,12 @@ export function writeReviewPage(outDir: string): { transactions: number; bytes: 
         if (rowSink === null) {
           const name = 'rows-' + pad(rowFiles.length, 4) + '.js';
           rowFiles.push(name);
-          rowSink = new Sink(join(tmpDir, name));
+          rowSink = new PieceWriter(join(tmpDir, name));
           rowSink.write('XH.r([');
           rowsInFile = 0;
         }
         if (detailSink === null) {
-          detailSink = new Sink(join(tmpDir, 'details', pad(Math.floor(i / DETAILS_PER_FILE), 5) + '.js'));
+          detailSink = new PieceWriter(join(tmpDir, 'details', pad(Math.floor(i / DETAILS_PER_FILE), 5) + '.js'));
           detailSink.write('XH.x(' + Math.floor(i / DETAILS_PER_FILE) + ',{');
           detailsInFile = 0;
         }
@@ -391,8 +358,8 @@ export function writeReviewPage(outDir: string): { transactions: number; bytes: 
       headers.close();
       files.close();
       anomalies.close();
-      if (rowSink) (rowSink as Sink).close();
-      if (detailSink) (detailSink as Sink).close();
+      if (rowSink) (rowSink as PieceWriter).abort();
+      if (detailSink) (detailSink as PieceWriter).abort();
     }
 
     const captures = hasTable('captures')
@@ -437,11 +404,9 @@ export function writeReviewPage(outDir: string): { transactions: number; bytes: 
   }
   renameSync(tmpDir, finalDir);
   const html = indexHtml(transactions, rowFiles.map((f) => 'review/' + f));
-  const tmpIndex = join(outDir, '.index.html.tmp');
-  const s = new Sink(tmpIndex);
+  const s = new PieceWriter(join(outDir, 'index.html'), { tmp: join(outDir, '.index.html.tmp') });
   s.write(html);
   bytes += s.close();
-  renameSync(tmpIndex, join(outDir, 'index.html'));
   return { transactions, bytes };
 }
 
