@@ -91,8 +91,9 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   for (const [opt, file] of [['--har', args.har], ['--ndjson', args.ndjson]] as const) {
-    if (file !== undefined && !(existsSync(dirname(resolve(file))) && statSync(dirname(resolve(file))).isDirectory())) {
-      process.stderr.write(`extract-http: ${opt} ${file}: no folder ${dirname(resolve(file))} to write it in\n`);
+    const folder = file === undefined ? null : dirname(resolve(file));
+    if (folder !== null && !(existsSync(folder) && statSync(folder).isDirectory())) {
+      process.stderr.write(`extract-http: ${opt} ${file}: no folder ${folder} to write it in\n`);
       return 2;
     }
   }
@@ -238,6 +239,7 @@ function formatBytes(n: number): string {
 async function ask(argv: string[]): Promise<number> {
   let failed = false;
   const fmt = (a: { csv?: boolean; json?: boolean }): Format => (a.json ? 'json' : a.csv ? 'csv' : 'table');
+  const outArg = { type: 'string', demandOption: true, describe: 'output folder of a run (or its http.sqlite)' } as const;
   const formats = { csv: { type: 'boolean', default: false, describe: 'print CSV' }, json: { type: 'boolean', default: false, describe: 'print a JSON array' } } as const;
   let code = 0;
   /** Opens the run's log, prints what `answer` makes of it, closes it; a bad question is one line. */
@@ -258,14 +260,14 @@ async function ask(argv: string[]): Promise<number> {
   const parser = yargs(argv)
     .scriptName('extract-http')
     .command('query <out> <sql>', 'run a read-only SQL statement on the log of a run', (y) => y
-      .positional('out', { type: 'string', demandOption: true, describe: 'output folder of a run (or its http.sqlite)' })
+      .positional('out', outArg)
       .positional('sql', { type: 'string', demandOption: true, describe: 'the statement, e.g. "select host, count(*) from http group by host"' })
       .options(formats), (a) => run(a.out, (db) => {
       const r = query(db, a.sql);
       return format(r.columns, r.rows, fmt(a));
     }))
     .command('ls <out>', 'list transactions, oldest first', (y) => y
-      .positional('out', { type: 'string', demandOption: true, describe: 'output folder of a run (or its http.sqlite)' })
+      .positional('out', outArg)
       .option('host', { type: 'string', describe: 'this host, its subdomains, any port' })
       .option('status', { type: 'string', describe: 'a status code (404) or class (4xx)' })
       .option('type', { type: 'string', describe: 'a prefix of the declared or sniffed type (image/, application/pdf)' })
@@ -277,7 +279,7 @@ async function ask(argv: string[]): Promise<number> {
       return format(r.columns, r.rows, fmt(a));
     }))
     .command('show <out> <id>', 'one transaction: its headers, files and anomalies', (y) => y
-      .positional('out', { type: 'string', demandOption: true, describe: 'output folder of a run (or its http.sqlite)' })
+      .positional('out', outArg)
       .positional('id', { type: 'number', demandOption: true, describe: 'transaction id (transactions.id, http.transaction_id)' })
       .option('json', formats.json), (a) => run(a.out, (db) => {
       const r = show(db, a.id);

@@ -121,7 +121,7 @@ export class HashWriter {
         buf = data.buffer;
         transfer.push(buf);
       } else {
-        buf = data.buffer.slice(data.byteOffset, data.byteOffset + len) as ArrayBuffer;
+        buf = copyOut(data);
       }
     }
     const cost = len + PLACE_COST;
@@ -133,8 +133,7 @@ export class HashWriter {
   sniff(head: Buffer): Promise<SniffedType | null> {
     const id = this.nextId++;
     // Copied, not transferred: for a few KiB, a transfer costs more than the copy.
-    const ab = head.buffer.slice(head.byteOffset, head.byteOffset + head.length) as ArrayBuffer;
-    return this.ask<SniffedType | null>(id, { t: 'sniff', id, head: ab });
+    return this.ask<SniffedType | null>(id, { t: 'sniff', id, head: copyOut(head) });
   }
 
   /** sha256 of a whole file, read by the worker; null if it cannot be read. */
@@ -260,6 +259,11 @@ export class HashWriter {
     this.drained = [];
     for (const r of d) r();
   }
+}
+
+/** A copy of the bytes of `b` in an ArrayBuffer of their own, to go in a message. */
+function copyOut(b: Buffer): ArrayBuffer {
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.length) as ArrayBuffer;
 }
 
 /** An error from the worker's filesystem call, with its code and path as Node gives them. */

@@ -203,7 +203,7 @@ export class HttpSession implements StreamHandler, ReaderOwner {
     const status = msg.head?.statusCode ?? 0;
     if (status >= 100 && status < 200 && status !== 101) {
       // Interim: belongs to the oldest unanswered request and is never its final response.
-      if (this.writtenAnswered < this.written) {
+      if (this.awaitingWritten) {
         this.anomalyFor(null, 'interim-without-request', `${status} response to a request written without waiting for its response`, msg.ts);
         this.current[1] = null;
         return BODY_NONE;
@@ -215,7 +215,7 @@ export class HttpSession implements StreamHandler, ReaderOwner {
       return BODY_NONE;
     }
     // The oldest unanswered request may be one already written (see MAX_PENDING).
-    const written = this.writtenAnswered < this.written ? this.answerWritten(msg) : null;
+    const written = this.awaitingWritten ? this.answerWritten(msg) : null;
     let txn = written?.txn ?? (this.responseLost ? this.answeredAfterLoss(msg) : undefined) ?? this.pending.shift();
     this.responseLost = false;
     if (!txn) {
@@ -249,7 +249,7 @@ export class HttpSession implements StreamHandler, ReaderOwner {
     }
     if (!txn && kind === 'response' && (!msg.head || msg.headPartial)) {
       // A response whose headers were lost still answered the oldest request.
-      txn = (this.writtenAnswered < this.written ? this.answerWritten(msg).txn : this.pending.shift()) ?? this.newTransaction();
+      txn = (this.awaitingWritten ? this.answerWritten(msg).txn : this.pending.shift()) ?? this.newTransaction();
       txn.response = msg;
     }
     if (txn && msg.headPartial) this.noteHead(txn, msg);
@@ -338,6 +338,11 @@ export class HttpSession implements StreamHandler, ReaderOwner {
     if (txn.request?.head?.method === 'HEAD') this.writtenHeads.push(k);
     this.anomalyFor(txn, 'pipeline-overflow', `written request #${k}: logged without waiting for its response, as more than ${MAX_PENDING} requests await one on this connection; its response, if it comes, is a row of its own`, txn.request?.ts ?? 0);
     this.finalize(txn);
+  }
+
+  /** Whether the oldest request still unanswered is one already written (see MAX_PENDING). */
+  private get awaitingWritten(): boolean {
+    return this.writtenAnswered < this.written;
   }
 
   /** A response to the oldest request written without it: a transaction of its own, tied to it by its ordinal. */

@@ -325,13 +325,12 @@ export class HalfStream implements HalfStats {
       off = this.acked;
     }
     // The window is one run of the stream: a gap before these bytes starts a new one.
-    const held = this.retainLen + this.viewLen;
-    if (held > 0 && off !== this.retainOff + held) this.dropRetained();
-    if (this.retainLen + this.viewLen + data.length > MAX_RETAINED_PER_STREAM) {
+    if (this.held > 0 && off !== this.retainOff + this.held) this.dropRetained();
+    if (this.held + data.length > MAX_RETAINED_PER_STREAM) {
       this.dropRetained();
       return;
     }
-    if (this.retainLen + this.viewLen === 0) this.retainOff = off;
+    if (this.held === 0) this.retainOff = off;
     this.views ??= [];
     if (!this.listed) {
       this.listed = true;
@@ -341,12 +340,17 @@ export class HalfStream implements HalfStats {
     this.viewLen += data.length;
   }
 
+  /** Bytes in the window: copies, then views. */
+  private get held(): number {
+    return this.retainLen + this.viewLen;
+  }
+
   /** Copies the views of the window out of the packet buffers, which the reader is letting go. */
   releaseViews(): void {
     this.listed = false;
     const views = this.views;
     if (!views) return;
-    const need = this.retainLen + this.viewLen;
+    const need = this.held;
     this.views = null;
     this.viewLen = 0;
     if ((!this.retainBuf || this.retainHead + need > this.retainBuf.length) && !this.retainRoom(need)) {
