@@ -1,4 +1,8 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli.js';
+// The extraction worker starts loading first; the command line loads beside it.
+import { startEarly } from '../dist/early-start.js';
 
-main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+const argv = process.argv.slice(2);
+const early = startEarly(argv);
+const { main } = await import('../dist/cli.js');
+main(argv, early).then((code) => { process.exitCode = code; });

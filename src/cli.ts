@@ -1,6 +1,4 @@
 import { createRequire } from 'node:module';
-import { setFlagsFromString } from 'node:v8';
-import { Worker } from 'node:worker_threads';
 import yargs from 'yargs';
 import type { Progress, Summary } from './extract.js';
 import { ProgressBar } from './progress.js';
@@ -9,15 +7,28 @@ import { writeNdjson } from './export/ndjson.js';
 import { dirname, resolve } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 import { format, formatShow, list, openRunLog, query, QueryError, show, type Format } from './query.js';
-import type { WorkerMessage, WorkerRequest } from './extract-worker.js';
+import type { StartMessage, WorkerMessage, WorkerRequest } from './extract-worker.js';
+import { DEFAULT_MAX_HEAP_MB, startExtraction, type ExtractionWorker } from './early-start.js';
 
 const require = createRequire(import.meta.url);
 const pkg = require('../package.json') as { version: string };
 
 const STDIN = '\u0000stdin';
 
-/** Runs the command line; returns the exit code. Never lets a stack trace reach the user. */
-export async function main(argv: string[]): Promise<number> {
+/**
+ * Runs the command line; returns the exit code. Never lets a stack trace reach the user.
+ * `early` is the extraction worker early-start.ts started for these arguments, if any.
+ */
+export async function main(argv: string[], early: ExtractionWorker | null = null): Promise<number> {
+  try {
+    return await command(argv, early);
+  } finally {
+    // Not taken (a usage error, --help, other limits than guessed): it must not run on.
+    if (early && !early.taken) void early.worker.terminate();
+  }
+}
+
+async function command(argv: string[], early: ExtractionWorker | null): Promise<number> {
   if (argv[0] === 'query' || argv[0] === 'ls' || argv[0] === 'show') return ask(argv);
   let usageFailed = false;
   // yargs drops a bare "-"; carry standard input through it under another name.
@@ -28,7 +39,7 @@ export async function main(argv: string[]): Promise<number> {
     .positional('capture', { type: 'string', array: true, describe: 'capture files (pcap, pcapng, gzip-compressed), folders of them, or - for standard input; several are merged in timestamp order' })
     .option('output', { alias: 'o', type: 'string', default: 'out', describe: 'output folder: http.sqlite and files/' })
     .option('force', { type: 'boolean', default: false, describe: 'replace the outputs of an earlier run in the output folder' })
-    .option('max-heap', { type: 'number', default: 192, describe: 'heap limit in MB; a run that needs more stops with a clear message' })
+    .option('max-heap', { type: 'number', default: DEFAULT_MAX_HEAP_MB, describe: 'heap limit in MB; a run that needs more stops with a clear message' })
     .option('keep-encoded', { type: 'boolean', default: false, describe: 'keep content-coded bodies (gzip, br, ...) as sent instead of decoded; both forms are measured and hashed in the log' })
     .option('hashes', { type: 'string', default: 'sha256', describe: 'hashes of every recovered file, comma-separated: sha256 (always), md5, sha1' })
     .option('layout', { choices: ['tree', 'flat'] as const, default: 'tree' as const, describe: 'files/ mirrors host and URL path (tree), or holds every file directly (flat)' })
@@ -105,7 +116,7 @@ export async function main(argv: string[]): Promise<number> {
     bar?.clear();
     process.stderr.write(`extract-http: ${text}\n`);
   };
-  const outcome = await runInWorker(request, args.maxHeap, { say, progress: (p) => bar?.update(p) });
+  const outcome = await runInWorker(request, args.maxHeap, early, { say, progress: (p) => bar?.update(p) });
   bar?.clear();
   if (outcome.type === 'done') {
     const exports = exportRun(outcome.summary, args);
@@ -147,24 +158,18 @@ function formatExports(e: Exports): string {
   return lines.length ? `${lines.join('\n')}\n` : '';
 }
 
-const HEAP_GROWING_PERCENT = 400;
-
 /**
  * Runs the extraction in a worker thread with a heap limit, relaying warnings as they come.
  * The first SIGINT/SIGTERM asks it to finish what was read; a second one quits at once.
  */
-function runInWorker(request: WorkerRequest, maxHeapMb: number, ui: { say(text: string): void; progress(p: Progress): void }): Promise<Outcome> {
-  // The packet loop keeps ~9 MB live and promotes a little garbage all the time; V8 then sizes
-  // the old generation to just above the live set and runs ~80 full collections per GiB of
-  // capture (~0.6 s). Letting the old generation grow 5x its live size before the next one cuts
-  // that to ~10 for ~10 MB more memory. Read by V8 at each collection, so setting it here works.
-  setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+function runInWorker(request: WorkerRequest, maxHeapMb: number, early: ExtractionWorker | null, ui: { say(text: string): void; progress(p: Progress): void }): Promise<Outcome> {
   const stdin = request.inputs.includes('-');
-  const worker = new Worker(new URL('./extract-worker.js', import.meta.url), {
-    workerData: request,
-    resourceLimits: { maxOldGenerationSizeMb: maxHeapMb },
-    stdin,
-  });
+  const usable = early !== null && !early.exited && early.maxHeapMb === maxHeapMb && early.stdin === stdin;
+  if (usable) early.taken = true;
+  const worker = usable ? early.worker : startExtraction(maxHeapMb, stdin).worker;
+  worker.ref();
+  const start: StartMessage = { type: 'start', request };
+  worker.postMessage(start);
   if (stdin && worker.stdin) process.stdin.pipe(worker.stdin);
   let stopping = false;
   const onSignal = (sig: NodeJS.Signals): void => {

@@ -53,6 +53,55 @@ test('no capture argument is a usage error', () => {
   assert.match(r.stderr, /extract-http: .*capture/);
 });
 
+test('the worker started before the arguments are parsed is used only when its limits are the ones asked for', async () => {
+  const { main } = await import('../dist/cli.js');
+  const { startEarly, startExtraction } = await import('../dist/early-start.js');
+  const dir = tmp();
+  const summaryOf = (out) => {
+    const db = openLog(out);
+    try {
+      return db.prepare('SELECT t.method, t.uri, t.status_code, f.path, f.sha256 FROM transactions t LEFT JOIN files f ON f.transaction_id = t.id ORDER BY t.id, f.id').all();
+    } finally {
+      db.close();
+    }
+  };
+  const reference = join(dir, 'reference');
+  assert.equal(cli([sample, '-o', reference, '-q']).status, 0);
+  const expected = summaryOf(reference);
+  assert.ok(expected.length > 10);
+
+  // Guessed right: the early worker runs the extraction.
+  const argv = [sample, '-o', join(dir, 'guessed'), '-q', '--max-heap=160'];
+  const early = startEarly(argv);
+  assert.equal(early.maxHeapMb, 160);
+  assert.equal(await main(argv, early), 0);
+  assert.equal(early.taken, true);
+  assert.deepEqual(summaryOf(join(dir, 'guessed')), expected);
+
+  // Started with another heap limit than the arguments give: stopped, and another one runs.
+  const wrong = startExtraction(100, false);
+  wrong.worker.unref();
+  assert.equal(await main([sample, '-o', join(dir, 'other'), '-q'], wrong), 0);
+  assert.equal(wrong.taken, false);
+  await new Promise((r) => (wrong.exited ? r() : wrong.worker.once('exit', r)));
+  assert.deepEqual(summaryOf(join(dir, 'other')), expected);
+
+  // A usage error stops the worker started for nothing.
+  const unused = startEarly([sample, '--no-such-option']);
+  assert.notEqual(unused, null);
+  const stderr = process.stderr.write;
+  process.stderr.write = () => true;
+  try {
+    assert.equal(await main([sample, '--no-such-option'], unused), 2);
+  } finally {
+    process.stderr.write = stderr;
+  }
+  await new Promise((r) => (unused.exited ? r() : unused.worker.once('exit', r)));
+  assert.equal(unused.taken, false);
+  assert.equal(startEarly(['--help']), null);
+  assert.equal(startEarly(['ls', reference]), null);
+});
+
 test('an output folder holding an earlier run is refused unless --force', () => {
   const out = join(tmp(), 'out');
   assert.equal(cli([sample, '-o', out]).status, 0);

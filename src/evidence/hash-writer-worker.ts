@@ -6,13 +6,12 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, constants, ftruncateSync, mkdirSync, openSync, readSync, renameSync, rmSync, write, writeFileSync, writeSync } from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { Digests } from './digests.js';
-import type { ToWorker, FromWorker, HashWriterOptions } from './hash-writer.js';
+import type { ToWorker, FromWorker } from './hash-writer.js';
 import { sniffType } from './file-types.js';
 
 const port = parentPort!;
-const options = (workerData ?? {}) as HashWriterOptions;
 
 // Replies go back in batches too, once the batch that asked for them is done.
 let replies: FromWorker[] = [];
@@ -73,7 +72,8 @@ const DIRECT_SLOT = 256 * 1024;
 const DIRECT_SLOTS = 8;
 /** Direct I/O lengths and positions are whole blocks; 4 KiB covers every common block size. */
 const DIRECT_BLOCK = 4096;
-let directOk = options.directIo !== false;
+/** Set by the first message, the writer's options: the worker may be started before they are known. */
+let directOk = true;
 let freeSlots: Buffer[] | null = null;
 
 /** The aligned slots, found with a first direct descriptor; null if no offset works. */
@@ -133,6 +133,9 @@ function drain(): void {
 /** Does what `m` asks; false if it must wait (nothing was done). */
 function handle(m: ToWorker): boolean {
   switch (m.t) {
+    case 'options':
+      directOk = m.directIo !== false;
+      return true;
     case 'write': {
       let f = files.get(m.id);
       if (!f) {

@@ -11,6 +11,7 @@ import type { DigestSet, ExtraHash } from './digests.js';
 import type { SniffedType } from './file-types.js';
 
 export type ToWorker =
+  | { t: 'options'; directIo?: boolean }
   | { t: 'write'; id: number; path?: string; extra?: ExtraHash[]; buf: ArrayBuffer; len: number }
   | { t: 'end'; id: number }
   | { t: 'hash-file'; id: number; path: string }
@@ -52,6 +53,23 @@ const PLACE_COST = 4096;
 
 export class HashWriter {
   constructor(private readonly options: HashWriterOptions = {}) {}
+
+  /** A worker started ahead (prestart), taken by the first HashWriter that needs one. */
+  private static early: { worker: Worker; exited: boolean } | null = null;
+
+  /**
+   * Starts a worker before any HashWriter exists: it takes ~85 ms to load, and started while
+   * the extraction's own modules load, it is ready by the first body instead of after it.
+   */
+  static prestart(): void {
+    if (HashWriter.early) return;
+    const early = { worker: spawn(), exited: false };
+    // Until a HashWriter listens, a worker that fails to load must not throw here; it is not used.
+    early.worker.once('error', () => {});
+    early.worker.once('exit', () => { early.exited = true; });
+    early.worker.unref();
+    HashWriter.early = early;
+  }
 
   private worker: Worker | null = null;
   private nextId = 1;
@@ -201,7 +219,11 @@ export class HashWriter {
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    const w = new Worker(new URL('./hash-writer-worker.js', import.meta.url), { workerData: this.options });
+    const early = HashWriter.early;
+    HashWriter.early = null;
+    const w = early && !early.exited ? early.worker : spawn();
+    // First in the first batch: the worker may have been started before the options were known.
+    this.outbox.push({ t: 'options', directIo: this.options.directIo });
     w.on('message', (batch: FromWorker[]) => {
       for (const m of batch) this.receive(m);
       if (this.waiting.size === 0 && this.inFlight === 0) w.unref();
@@ -259,6 +281,10 @@ export class HashWriter {
     this.drained = [];
     for (const r of d) r();
   }
+}
+
+function spawn(): Worker {
+  return new Worker(new URL('./hash-writer-worker.js', import.meta.url));
 }
 
 /** A copy of the bytes of `b` in an ArrayBuffer of their own, to go in a message. */
