@@ -542,9 +542,7 @@ export class BodyWriter {
       const data = this.buf ? this.buf.subarray(0, this.used) : Buffer.alloc(0);
       this.buf = null;
       this.head = data.subarray(0, SNIFF_BYTES);
-      const d = new Digests(this.wireHashes);
-      d.update(data);
-      this.ended(slot, d.digest(), data, complete);
+      this.ended(slot, Digests.of(data, this.wireHashes), data, complete);
       return;
     }
     if (this.buf) this.spilled.write(this.buf, this.used);
