@@ -358,7 +358,7 @@ export class MessageReader implements ParserCallbacks {
   }
 
   private get parser(): HttpParser {
-    return (this.llhttp ??= new HttpParser(this.kind, this));
+    return (this.llhttp ??= HttpParser.open(this.kind, this));
   }
 
   // llhttp callbacks
