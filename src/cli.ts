@@ -14,6 +14,8 @@ const require = createRequire(import.meta.url);
 const pkg = require('../package.json') as { version: string };
 
 const STDIN = '\u0000stdin';
+/** The smallest heap limit taken: below it, V8 and the run's fixed buffers alone do not fit. */
+const MIN_HEAP_MB = 16;
 
 /**
  * Runs the command line; returns the exit code. Never lets a stack trace reach the user.
@@ -94,6 +96,11 @@ async function command(argv: string[], early: ExtractionWorker | null): Promise<
     reviewPage: args.reviewPage,
     directIo: args.directIo,
   };
+  if (typeof args.maxHeap !== 'number' || !Number.isFinite(args.maxHeap) || args.maxHeap < MIN_HEAP_MB) {
+    // NaN would run with no limit at all, and a tiny one fails as if the capture needed more.
+    process.stderr.write(`extract-http: --max-heap takes a number of MB, at least ${MIN_HEAP_MB}\nTry: extract-http --help\n`);
+    return 2;
+  }
   for (const h of args.hashes.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
     if (h === 'md5' || h === 'sha1') request.hashes!.push(h);
     else if (h !== 'sha256') {

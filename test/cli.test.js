@@ -102,6 +102,16 @@ test('the worker started before the arguments are parsed is used only when its l
   assert.equal(startEarly(['ls', reference]), null);
 });
 
+test('a heap limit that is no number, or too small to run in, is a usage error, not a run without limit or a false out-of-memory', () => {
+  const dir = tmp();
+  for (const v of ['abc', '0', '-5', '8']) {
+    const r = cli([sample, '-o', join(dir, `out-${v}`), '--max-heap', v]);
+    assert.equal(r.status, 2, v);
+    assert.match(r.stderr, /^extract-http: --max-heap takes a number of MB, at least 16\n/, v);
+    assert.ok(!existsSync(join(dir, `out-${v}`)), `${v}: nothing written`);
+  }
+});
+
 test('an output folder holding an earlier run is refused unless --force', () => {
   const out = join(tmp(), 'out');
   assert.equal(cli([sample, '-o', out]).status, 0);
