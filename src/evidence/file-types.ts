@@ -14,8 +14,13 @@ export interface SniffedType {
   ext: string;
 }
 
-/** file-type, loaded on first use: only the worker sniffs, and loading it costs ~60 ms. */
+/** file-type, loaded on first use: only the worker sniffs, and loading it costs ~60 to 100 ms. */
 let fileType: Promise<typeof import('file-type')> | null = null;
+
+/** Starts loading file-type now, so the first body does not wait for it. */
+export function preloadSniffer(): void {
+  fileType ??= import('file-type');
+}
 
 export async function sniffType(head: Buffer): Promise<SniffedType | null> {
   if (head.length === 0) return null;

@@ -9,9 +9,11 @@ import { closeSync, constants, ftruncateSync, mkdirSync, openSync, readSync, ren
 import { parentPort } from 'node:worker_threads';
 import { Digests } from './digests.js';
 import type { ToWorker, FromWorker } from './hash-writer.js';
-import { sniffType } from './file-types.js';
+import { preloadSniffer, sniffType } from './file-types.js';
 
 const port = parentPort!;
+// The worker is started ahead of its first body (HashWriter.prestart): file-type loads meanwhile.
+preloadSniffer();
 
 // Replies go back in batches too, once the batch that asked for them is done.
 let replies: FromWorker[] = [];
