@@ -176,7 +176,6 @@ function topCounts(counts: Map<string | number, number>, n: number): Array<[stri
  */
 export function writeReviewPage(outDir: string): { transactions: number; bytes: number } {
   const db = openLogReadOnly(outDir);
-  db.pragma('mmap_size = 1073741824');
   const tmpDir = join(outDir, '.review.tmp');
   const finalDir = join(outDir, 'review');
   rmSync(tmpDir, { recursive: true, force: true });
