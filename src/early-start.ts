@@ -10,6 +10,7 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
+import { ahead, type AheadWorker } from './worker-ahead.js';
 
 export const DEFAULT_MAX_HEAP_MB = 192;
 
@@ -24,12 +25,9 @@ const HEAP_GROWING_PERCENT = 400;
 /** Commands of their own that run no extraction. */
 const SUBCOMMANDS = new Set(['query', 'ls', 'show']);
 
-export interface ExtractionWorker {
-  worker: Worker;
+export interface ExtractionWorker extends AheadWorker {
   maxHeapMb: number;
   stdin: boolean;
-  /** The worker stopped (or failed to load) before it was given a run. */
-  exited: boolean;
   /** Given its run by cli.ts. */
   taken: boolean;
 }
@@ -41,11 +39,8 @@ export function startExtraction(maxHeapMb: number, stdin: boolean): ExtractionWo
     resourceLimits: { maxOldGenerationSizeMb: maxHeapMb },
     stdin,
   });
-  const w: ExtractionWorker = { worker, maxHeapMb, stdin, exited: false, taken: false };
-  // Until cli.ts listens, a worker that fails to load must not throw in the main thread.
-  worker.once('error', () => {});
-  worker.once('exit', () => { w.exited = true; });
-  return w;
+  // Added to the watched object itself: its `exited` is set later, by the worker's exit.
+  return Object.assign(ahead(worker), { maxHeapMb, stdin, taken: false });
 }
 
 /**

@@ -9,6 +9,7 @@
 import { Worker } from 'node:worker_threads';
 import type { DigestSet, ExtraHash } from './digests.js';
 import type { SniffedType } from './file-types.js';
+import { ahead, type AheadWorker } from '../worker-ahead.js';
 
 export type ToWorker =
   | { t: 'options'; directIo?: boolean }
@@ -55,7 +56,7 @@ export class HashWriter {
   constructor(private readonly options: HashWriterOptions = {}) {}
 
   /** A worker started ahead (prestart), taken by the first HashWriter that needs one. */
-  private static early: { worker: Worker; exited: boolean } | null = null;
+  private static early: AheadWorker | null = null;
 
   /**
    * Starts a worker before any HashWriter exists: it takes ~85 ms to load, and started while
@@ -63,10 +64,7 @@ export class HashWriter {
    */
   static prestart(): void {
     if (HashWriter.early) return;
-    const early = { worker: spawn(), exited: false };
-    // Until a HashWriter listens, a worker that fails to load must not throw here; it is not used.
-    early.worker.once('error', () => {});
-    early.worker.once('exit', () => { early.exited = true; });
+    const early = ahead(spawn());
     early.worker.unref();
     HashWriter.early = early;
   }
