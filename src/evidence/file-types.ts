@@ -14,18 +14,20 @@ export interface SniffedType {
   ext: string;
 }
 
-/** file-type, loaded on first use: only the worker sniffs, and loading it costs ~60 to 100 ms. */
+/** file-type, loaded once, on first use or preloadSniffer: only the worker sniffs, and loading it costs ~60 to 100 ms. */
 let fileType: Promise<typeof import('file-type')> | null = null;
+const loadFileType = (): Promise<typeof import('file-type')> => (fileType ??= import('file-type'));
 
 /** Starts loading file-type now, so the first body does not wait for it. */
 export function preloadSniffer(): void {
-  fileType ??= import('file-type');
+  // A failure to load is met again, and caught, by the first sniff.
+  loadFileType().catch(() => {});
 }
 
 export async function sniffType(head: Buffer): Promise<SniffedType | null> {
   if (head.length === 0) return null;
   try {
-    const t = await (fileType ??= import('file-type')).then((m) => m.fileTypeFromBuffer(head));
+    const t = await loadFileType().then((m) => m.fileTypeFromBuffer(head));
     if (t) return { mime: t.mime, ext: t.ext };
   } catch {
     // A damaged body can trip a parser inside file-type: then it is simply of no known type.
