@@ -42,7 +42,7 @@ const MAX_HEAD_KEPT = 16 * 1024;
 const MAX_HEAD_CHECKED = 64 * 1024;
 
 /**
- * What llhttp is shown in place of body bytes it only has to count (see `batchable`). Inside a
+ * What llhttp is shown in place of body bytes it only has to count (see `canOwe`). Inside a
  * Content-Length body llhttp reads no byte: it subtracts the length from what is left. Each call
  * into it costs about a microsecond, plus a copy and a callback for the body, so per 1460-byte
  * segment it was a quarter of the packet loop; batching the real bytes cost a copy of them all.
@@ -79,7 +79,7 @@ export class MessageReader implements ParserCallbacks {
   private headEnd = -1;
   private skipFrom = 0;
   private heldBytes = 0;
-  /** Body bytes given to the owner and not yet counted by llhttp (see batchable). */
+  /** Body bytes given to the owner and not yet counted by llhttp (see canOwe). */
   private owed = 0;
   /** What the owner decided for the body of the head just parsed. */
   private decision = BODY_NORMAL;
@@ -120,13 +120,13 @@ export class MessageReader implements ParserCallbacks {
     // Counting owed bytes runs no callback: the new segment's time may be set first.
     this.ts = ts;
     this.peerAck = peerAck;
-    if (this.batchable(buf.length)) {
+    if (this.canOwe(buf.length)) {
       this.owed += buf.length;
       this.offset += buf.length;
       this.body(buf);
       return;
     }
-    this.flushBatch();
+    this.countOwed();
     this.feed(buf);
   }
 
@@ -135,14 +135,14 @@ export class MessageReader implements ParserCallbacks {
    * can happen while llhttp reads them. They go to the owner at once, and llhttp counts them
    * later, together, before anything else happens on the connection.
    */
-  private batchable(len: number): boolean {
+  private canOwe(len: number): boolean {
     const msg = this.msg;
     return this.mode === 'parse' && msg !== null && this.bodyMode === 'length' && !this.again && !this.chunkMsg &&
       msg.contentLength !== null && msg.contentLength - msg.bodyLen > len && !this.parser.parsingHeaders;
   }
 
   /** Has llhttp count the body bytes put off so far. Before anything else happens on the connection. */
-  flushBatch(): void {
+  countOwed(): void {
     let left = this.owed;
     if (left === 0) return;
     this.owed = 0;
@@ -231,7 +231,7 @@ export class MessageReader implements ParserCallbacks {
   }
 
   gap(len: number, ts: number): void {
-    this.flushBatch();
+    this.countOwed();
     this.ts = ts;
     let msg = this.msg;
     if (this.mode === 'parse' && msg && !this.parser.parsingHeaders && this.bodyMode === 'length' &&
@@ -297,7 +297,7 @@ export class MessageReader implements ParserCallbacks {
 
   /** No more bytes will come in this direction. */
   end(ts: number): void {
-    this.flushBatch();
+    this.countOwed();
     this.ts = ts;
     if (this.mode === 'simple' && this.msg) {
       // The close is what ends an HTTP/0.9 response: it is complete.
@@ -341,7 +341,7 @@ export class MessageReader implements ParserCallbacks {
 
   /** The protocol switched: held and later bytes are counted, not parsed. */
   stop(): void {
-    this.flushBatch();
+    this.countOwed();
     this.otherBytes += this.heldBytes;
     this.held = [];
     this.heldBytes = 0;
@@ -350,7 +350,7 @@ export class MessageReader implements ParserCallbacks {
   }
 
   close(): void {
-    this.flushBatch();
+    this.countOwed();
     this.llhttp?.close();
     this.llhttp = null;
     this.chunkCheck?.close();

@@ -143,26 +143,26 @@ export class HttpSession implements StreamHandler, ReaderOwner {
 
   data(dir: Dir, bytes: Buffer, ts: number, peerAck: number): void {
     // Body bytes one direction put off go to llhttp before anything of the other is read.
-    this.readers[dir ^ 1].flushBatch();
+    this.readers[dir ^ 1].countOwed();
     this.readers[dir].data(bytes, ts, peerAck);
     this.flush();
   }
 
   gap(dir: Dir, length: number, ts: number): void {
-    this.readers[dir ^ 1].flushBatch();
+    this.readers[dir ^ 1].countOwed();
     this.readers[dir].gap(length, ts);
     this.flush();
   }
 
   fin(dir: Dir, ts: number): void {
-    this.readers[dir ^ 1].flushBatch();
+    this.readers[dir ^ 1].countOwed();
     this.readers[dir].end(ts);
     this.flush();
   }
 
   end(reason: EndReason, ts: number): void {
-    this.readers[0].flushBatch();
-    this.readers[1].flushBatch();
+    this.readers[0].countOwed();
+    this.readers[1].countOwed();
     this.readers[0].end(ts);
     this.readers[1].end(ts);
     for (const txn of [...this.open]) this.finalize(txn);
